@@ -1,0 +1,121 @@
+// Versioned schema migrations, applied at start. Each migration is written once with Kysely's
+// schema builder; the few statements only one database understands (append-only triggers) are
+// chosen by dialect. Never edit a released migration: add a new one.
+import { sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DialectName } from './store.ts';
+
+function spine(dialect: DialectName): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('strata_meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('teams')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('projects')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('team_id', 'text', (c) => c.notNull().references('teams.id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('projects_team').on('projects').column('team_id').execute();
+      await db.schema
+        .createTable('principals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('platform_admin', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('disabled_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal_id', 'text', (c) => c.notNull().references('principals.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .addColumn('last_used_at', 'text')
+        .execute();
+      await db.schema.createIndex('tokens_principal').on('tokens').column('principal_id').execute();
+      await db.schema
+        .createTable('role_bindings')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal_id', 'text', (c) => c.notNull().references('principals.id'))
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('scope_kind', 'text', (c) => c.notNull())
+        .addColumn('scope_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addUniqueConstraint('role_bindings_unique', ['principal_id', 'scope_kind', 'scope_id'])
+        .execute();
+      await db.schema.createIndex('role_bindings_scope').on('role_bindings').columns(['scope_kind', 'scope_id']).execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('v', 'integer', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('resource', 'text', (c) => c.notNull())
+        .addColumn('project', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('before_hash', 'text')
+        .addColumn('after_hash', 'text')
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('leaf_hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('secrets')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('ciphertext', 'text')
+        .addColumn('wrapped_key', 'text')
+        .addColumn('kek_version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('destroyed_at', 'text')
+        .addPrimaryKeyConstraint('secrets_pk', ['project_id', 'name', 'version'])
+        .execute();
+      await db.schema.createIndex('secrets_kek').on('secrets').column('kek_version').execute();
+
+      // The audit table is append-only at the database level too (research §1.2 P1): the code has
+      // no update/delete path, and these triggers refuse one even from a hand-written statement.
+      if (dialect === 'sqlite') {
+        await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+                  BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+        await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+                  BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+      } else {
+        await sql`CREATE OR REPLACE FUNCTION strata_audit_append_only() RETURNS trigger
+                  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$`.execute(db);
+        await sql`CREATE TRIGGER audit_events_no_update_delete BEFORE UPDATE OR DELETE ON audit_events
+                  FOR EACH ROW EXECUTE FUNCTION strata_audit_append_only()`.execute(db);
+        await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+                  FOR EACH STATEMENT EXECUTE FUNCTION strata_audit_append_only()`.execute(db);
+      }
+    },
+  };
+}
+
+/** All migrations in order. Names sort lexically. */
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return {
+    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect) }),
+  };
+}

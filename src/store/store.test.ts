@@ -1,0 +1,103 @@
+// Store contract: the same suite against SQLite and PostgreSQL.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { openStore, isUniqueViolation } from './index.ts';
+import type { Store } from './index.ts';
+import { databaseKinds, freshDatabase } from '../../test/support/databases.ts';
+
+async function withStore(kind: 'sqlite' | 'postgres', fn: (s: Store) => Promise<void>): Promise<void> {
+  const tdb = await freshDatabase(kind);
+  const store = await openStore({ url: tdb.url });
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+    await tdb.drop();
+  }
+}
+
+const auditRow = (seq: number) => ({
+  seq, v: 1, time: '2026-01-01T00:00:00.000Z', actor: 'system', action: 'test', resource: 'x', project: null,
+  outcome: 'success', request_id: null, before_hash: null, after_hash: null, details: '{}', leaf_hash: 'ab',
+});
+
+for (const kind of databaseKinds) {
+  test(`${kind}: migrations apply and are idempotent on reopen`, async () => {
+    const tdb = await freshDatabase(kind);
+    try {
+      const s1 = await openStore({ url: tdb.url });
+      await s1.db.insertInto('teams').values({ id: 't1', name: 'a', created_at: 'now' }).execute();
+      await s1.close();
+      const s2 = await openStore({ url: tdb.url });
+      const rows = await s2.db.selectFrom('teams').selectAll().execute();
+      assert.equal(rows.length, 1);
+      await s2.close();
+    } finally {
+      await tdb.drop();
+    }
+  });
+
+  test(`${kind}: a transaction that throws leaves nothing behind`, async () => {
+    await withStore(kind, async (s) => {
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.insertInto('teams').values({ id: 't1', name: 'a', created_at: 'now' }).execute();
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.equal((await s.db.selectFrom('teams').selectAll().execute()).length, 0);
+    });
+  });
+
+  test(`${kind}: unique violations are recognised`, async () => {
+    await withStore(kind, async (s) => {
+      await s.db.insertInto('teams').values({ id: 't1', name: 'a', created_at: 'now' }).execute();
+      const err = await s.db.insertInto('teams').values({ id: 't2', name: 'a', created_at: 'now' }).execute().catch((e: unknown) => e);
+      assert.ok(isUniqueViolation(err), `expected unique violation, got ${String(err)}`);
+    });
+  });
+
+  test(`${kind}: audit_events refuses UPDATE and DELETE at the database level`, async () => {
+    await withStore(kind, async (s) => {
+      await s.db.insertInto('audit_events').values(auditRow(0)).execute();
+      await assert.rejects(s.db.updateTable('audit_events').set({ actor: 'mallory' }).execute(), /append-only/);
+      await assert.rejects(s.db.deleteFrom('audit_events').execute(), /append-only/);
+      if (kind === 'postgres') await assert.rejects(sql`TRUNCATE audit_events`.execute(s.db), /append-only/);
+      const rows = await s.db.selectFrom('audit_events').selectAll().execute();
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]?.actor, 'system');
+      assert.equal(typeof rows[0]?.seq, 'number');
+    });
+  });
+
+  test(`${kind}: hostile identifiers and values are bound, never spliced (SQL injection)`, async () => {
+    await withStore(kind, async (s) => {
+      const evil = "x'); DROP TABLE teams; --";
+      await s.db.insertInto('teams').values({ id: 't1', name: evil, created_at: 'now' }).execute();
+      const row = await s.db.selectFrom('teams').selectAll().where('name', '=', evil).executeTakeFirst();
+      assert.equal(row?.name, evil);
+      const compiled = s.db.selectFrom('teams').selectAll().where('name', '=', evil).compile();
+      assert.ok(!compiled.sql.includes('DROP TABLE'), compiled.sql);
+      assert.equal((await s.db.selectFrom('teams').selectAll().execute()).length, 1);
+    });
+  });
+
+  test(`${kind}: concurrent transactions under the named lock serialise`, async () => {
+    await withStore(kind, async (s) => {
+      await s.db.insertInto('strata_meta').values({ key: 'counter', value: '0' }).execute();
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          s.transaction(async (tx) => {
+            await s.lock(tx, 'counter');
+            const row = await tx.selectFrom('strata_meta').select('value').where('key', '=', 'counter').executeTakeFirstOrThrow();
+            await tx.updateTable('strata_meta').set({ value: String(Number(row.value) + 1) }).where('key', '=', 'counter').execute();
+          }),
+        ),
+      );
+      const row = await s.db.selectFrom('strata_meta').select('value').where('key', '=', 'counter').executeTakeFirstOrThrow();
+      assert.equal(row.value, '20');
+    });
+  });
+}
