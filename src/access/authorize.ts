@@ -1,0 +1,115 @@
+// The one authorisation decision point (OPA-style: decision separate from enforcement). Pure: it
+// takes the principal with its bindings, an action and a resource, and returns a Decision. Every
+// HTTP route reaches it through the gate in api/ (deny by default); the policy table is data and
+// is tested as data.
+import type { Decision, Principal, Resource, Role } from './model.ts';
+import { roleRank } from './model.ts';
+
+/**
+ * Each action names the resource kind it applies to and the least role that allows it there.
+ * `platform-admin` actions need the platform-admin flag; `authenticated` ones only a valid token;
+ * `self` ones apply to the caller's own principal (or to anyone for a platform admin).
+ */
+export const POLICY = {
+  'team.list': { on: 'platform', need: 'authenticated' },
+  'team.create': { on: 'platform', need: 'platform-admin' },
+  'team.read': { on: 'team', need: 'viewer' },
+  'team.members.read': { on: 'team', need: 'viewer' },
+  'team.members.write': { on: 'team', need: 'admin' },
+  'project.list': { on: 'platform', need: 'authenticated' },
+  'project.create': { on: 'team', need: 'admin' },
+  'project.read': { on: 'project', need: 'viewer' },
+  'project.members.read': { on: 'project', need: 'viewer' },
+  'project.members.write': { on: 'project', need: 'admin' },
+  'secret.list': { on: 'project', need: 'viewer' },
+  'secret.write': { on: 'project', need: 'editor' },
+  'secret.reveal': { on: 'project', need: 'editor' },
+  'secret.destroy': { on: 'project', need: 'admin' },
+  'secret.keys.rotate': { on: 'platform', need: 'platform-admin' },
+  'principal.list': { on: 'platform', need: 'platform-admin' },
+  'principal.create': { on: 'platform', need: 'platform-admin' },
+  'principal.read': { on: 'principal', need: 'self' },
+  'token.list': { on: 'principal', need: 'self' },
+  'token.create': { on: 'principal', need: 'self' },
+  'token.revoke': { on: 'principal', need: 'self' },
+  'audit.read': { on: 'platform', need: 'platform-admin' },
+  'audit.checkpoint': { on: 'platform', need: 'platform-admin' },
+} as const satisfies Record<string, { on: Resource['kind']; need: Role | 'authenticated' | 'platform-admin' | 'self' }>;
+
+export type Action = keyof typeof POLICY;
+
+export function isAction(s: string): s is Action {
+  return Object.hasOwn(POLICY, s);
+}
+
+/** The caller's effective role on a team or project (team roles flow down to the team's projects). */
+export function effectiveRole(p: Principal, r: Resource): Role | null {
+  let best: Role | null = null;
+  const consider = (role: Role): void => {
+    if (best === null || roleRank(role) > roleRank(best)) best = role;
+  };
+  for (const b of p.bindings) {
+    if (r.kind === 'team' && b.scopeKind === 'team' && b.scopeId === r.teamId) consider(b.role);
+    if (r.kind === 'project') {
+      if (b.scopeKind === 'project' && b.scopeId === r.projectId) consider(b.role);
+      if (b.scopeKind === 'team' && b.scopeId === r.teamId) consider(b.role);
+    }
+  }
+  return best;
+}
+
+/** True when the principal can see that the resource exists at all. */
+export function canSee(p: Principal, r: Resource): boolean {
+  if (p.platformAdmin) return true;
+  switch (r.kind) {
+    case 'platform':
+      return true;
+    case 'principal':
+      return r.principalId === p.id;
+    case 'team':
+      // A member of any project in the team can see the team's name: callers pass such bindings in.
+      return effectiveRole(p, r) !== null || p.bindings.some((b) => b.scopeKind === 'team' && b.scopeId === r.teamId);
+    case 'project':
+      return effectiveRole(p, r) !== null;
+  }
+}
+
+const ALLOW: Decision = { allow: true };
+
+/** Decides whether `p` may perform `action` on `r`. Deny by default. */
+export function authorize(p: Principal, action: Action, r: Resource): Decision {
+  const rule: { on: Resource['kind']; need: Role | 'authenticated' | 'platform-admin' | 'self' } = POLICY[action];
+  if (rule.on !== r.kind) {
+    return { allow: false, reason: `action ${action} does not apply to a ${r.kind}`, hide: false };
+  }
+  if (p.platformAdmin) return ALLOW;
+  switch (rule.need) {
+    case 'authenticated':
+      return ALLOW;
+    case 'platform-admin':
+      return { allow: false, reason: `${action} needs a platform administrator`, hide: false };
+    case 'self':
+      return r.kind === 'principal' && r.principalId === p.id
+        ? ALLOW
+        : { allow: false, reason: `${action} is only allowed on your own account`, hide: true };
+    case 'viewer':
+    case 'editor':
+    case 'admin': {
+      const have = effectiveRole(p, r);
+      if (have === null) return { allow: false, reason: `no role on ${r.kind} ${'name' in r ? r.name : ''}`.trim(), hide: true };
+      if (roleRank(have) >= roleRank(rule.need)) return ALLOW;
+      return { allow: false, reason: `${action} needs role ${rule.need} on ${r.kind} ${'name' in r ? r.name : ''}; you have ${have}`, hide: false };
+    }
+  }
+}
+
+/**
+ * Privilege-escalation guard (Kubernetes RBAC rule): the grantor must already hold at least the
+ * role being granted at that scope. Platform admins may grant anything.
+ */
+export function mayGrant(grantor: Principal, role: Role, scope: Resource): Decision {
+  if (grantor.platformAdmin) return ALLOW;
+  const have = effectiveRole(grantor, scope);
+  if (have !== null && roleRank(have) >= roleRank(role)) return ALLOW;
+  return { allow: false, reason: `you cannot grant ${role}: it is above your own role (${have ?? 'none'}) on this ${scope.kind}`, hide: false };
+}
