@@ -11,3 +11,6 @@ export type { SecretInfo, SecretVersionInfo } from './secrets-service.ts';
 export { generateToken, hashToken, looksLikeToken, TOKEN_PREFIX } from './tokens.ts';
 export * as audit from './audit/index.ts';
 export * as secrets from './secrets/index.ts';
+export * from './route.ts';
+export { accessRoutes } from './routes.ts';
+export type { AccessRoutesDeps } from './routes.ts';

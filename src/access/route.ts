@@ -1,0 +1,60 @@
+// How a module declares an HTTP route: method, path, JSON schema, and — required — its
+// authorisation. `api/` registers these specs and enforces `authz` in one gate before the handler
+// runs; a spec without `authz` does not type-check, and the gate refuses to register one at run time.
+import type { TSchema, Static } from '@sinclair/typebox';
+import type { Action } from './authorize.ts';
+import type { Actor } from './access-service.ts';
+import type { Principal, Resource } from './model.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteSchemas {
+  readonly params?: TSchema;
+  readonly querystring?: TSchema;
+  readonly body?: TSchema;
+  readonly response?: Readonly<Record<number, TSchema>>;
+}
+
+type StaticOr<S, D> = S extends TSchema ? Static<S> : D;
+
+/** What a handler gets: validated input, the caller, the authorised resource. */
+export interface RouteContext<S extends RouteSchemas, R extends Resource = Resource> {
+  readonly params: StaticOr<S['params'], Record<string, never>>;
+  readonly query: StaticOr<S['querystring'], Record<string, never>>;
+  readonly body: StaticOr<S['body'], undefined>;
+  readonly principal: Principal;
+  readonly resource: R;
+  readonly actor: Actor;
+  readonly requestId: string;
+  /** Sets the response status (default 200). */
+  status(code: number): void;
+  header(name: string, value: string): void;
+}
+
+/** Input the resource resolver sees (validated params and query). */
+export interface ResolveInput<S extends RouteSchemas> {
+  readonly params: StaticOr<S['params'], Record<string, never>>;
+  readonly query: StaticOr<S['querystring'], Record<string, never>>;
+  readonly body: StaticOr<S['body'], undefined>;
+  readonly principal: Principal;
+}
+
+export type Authz<S extends RouteSchemas, R extends Resource> =
+  | { readonly public: true; readonly reason: string }
+  | { readonly action: Action; readonly resource: (input: ResolveInput<S>) => Promise<R> | R };
+
+export interface RouteSpec<S extends RouteSchemas = RouteSchemas, R extends Resource = Resource> {
+  readonly method: HttpMethod;
+  readonly url: string;
+  readonly summary: string;
+  readonly tags: readonly string[];
+  readonly schema: S;
+  readonly authz: Authz<S, R>;
+  /** Returns the JSON body (or a string for text responses). */
+  readonly handler: (ctx: RouteContext<S, R>) => Promise<unknown>;
+}
+
+/** Identity helper that keeps the generic parameters when specs are collected in arrays. */
+export function defineRoute<S extends RouteSchemas, R extends Resource>(spec: RouteSpec<S, R>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}

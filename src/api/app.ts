@@ -1,0 +1,225 @@
+// Server assembly: one Fastify instance, every route registered from a RouteSpec through the gate
+// below. The gate authenticates the bearer token, resolves the resource, calls authorize() and only
+// then runs the handler. A route without an authorisation decision cannot be registered (deny by
+// default; research §2.4 route-coverage guard). Denied mutating calls are audited.
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import sjson from 'secure-json-parse';
+import type { Logger } from 'pino';
+import type { AccessService, AuditLog, Principal, RouteSpec, Resource } from '../access/index.ts';
+import { authorize, resourceKey } from '../access/index.ts';
+import type { IdGenerator } from '../kernel/index.ts';
+import { StrataError, badRequest, notFound, unauthenticated } from '../kernel/index.ts';
+import { errorBody, handleError } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import type { HttpMetrics } from './metrics.ts';
+
+export interface AppDeps {
+  readonly access: AccessService;
+  readonly audit: AuditLog;
+  readonly ids: IdGenerator;
+  readonly routes: readonly RouteSpec[];
+  readonly logger?: Logger | false;
+  readonly bodyLimit?: number;
+  readonly version?: string;
+  /** Extra health checks (e.g. the database); each throws when unhealthy. */
+  readonly health?: () => Promise<void>;
+}
+
+/** What the gate recorded for a registered route (read by the route-coverage test). */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly authz: 'public' | string;
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set for every route by the gate: the action, or 'public'. */
+    strataAuthz?: string;
+  }
+}
+
+export interface StrataApp {
+  readonly fastify: FastifyInstance;
+  readonly metrics: HttpMetrics;
+  readonly registered: readonly RegisteredRoute[];
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h === undefined) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1] ?? '';
+}
+
+export async function buildApp(deps: AppDeps): Promise<StrataApp> {
+  const metrics = createMetrics();
+  const registered: RegisteredRoute[] = [];
+  const fastify = Fastify({
+    ...(deps.logger === undefined || deps.logger === false ? { logger: false } : { loggerInstance: deps.logger }),
+    bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    genReqId: () => deps.ids.next('request'),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Reject unknown fields instead of silently dropping them; coerce query strings to numbers/booleans.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },
+  }) as unknown as FastifyInstance; // the pino Logger type is narrower than Fastify's base logger type
+
+  fastify.addHook('onRoute', (route) => {
+    const authz = route.config?.strataAuthz;
+    if (authz === undefined) {
+      throw new Error(`route ${String(route.method)} ${route.url} has no authorisation decision; register it through a RouteSpec`);
+    }
+    for (const m of Array.isArray(route.method) ? route.method : [route.method]) registered.push({ method: m, url: route.url, authz });
+  });
+  fastify.addHook('onSend', (req, reply, payload, done) => {
+    void reply.header('x-request-id', req.id);
+    done(null, payload);
+  });
+  fastify.addHook('onResponse', (req, reply, done) => {
+    metrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+  // JSON bodies: secure-json-parse refuses `__proto__` and `constructor.prototype` keys
+  // (prototype poisoning, research §2.3) with a message that says which.
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(badRequest('the body is empty: send a JSON object, or omit the content-type header'), undefined);
+      return;
+    }
+    try {
+      done(null, sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      done(
+        /prototype/i.test(msg)
+          ? badRequest('the body was refused: it contains a "__proto__" or "constructor.prototype" key; remove it')
+          : badRequest(`the body is not valid JSON: ${msg.slice(0, 200)}`),
+        undefined,
+      );
+    }
+  });
+  fastify.setErrorHandler(handleError);
+  fastify.setNotFoundHandler((req, reply) =>
+    reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}; GET /openapi.json lists the API`)),
+  );
+
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Strata API', version: deps.version ?? '0.1.0', description: 'Control-plane API of the Strata AI-infrastructure platform.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Strata API token (strata_...)' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  const authenticate = async (req: FastifyRequest): Promise<Principal> => {
+    const token = bearer(req);
+    if (token === undefined) throw unauthenticated('this route needs a token: send "Authorization: Bearer <token>" (the CLI does this after `strata login`)');
+    if (token === '') throw unauthenticated('the Authorization header must be "Bearer <token>"');
+    return deps.access.authenticate(token);
+  };
+
+  const register = (spec: RouteSpec): void => {
+    const isPublic = 'public' in spec.authz;
+    fastify.route({
+      method: spec.method,
+      url: spec.url,
+      config: { strataAuthz: isPublic ? 'public' : (spec.authz as { action: string }).action },
+      schema: {
+        summary: spec.summary,
+        tags: [...spec.tags],
+        ...(isPublic ? { security: [] } : {}),
+        ...(spec.schema.params === undefined ? {} : { params: spec.schema.params }),
+        ...(spec.schema.querystring === undefined ? {} : { querystring: spec.schema.querystring }),
+        ...(spec.schema.body === undefined ? {} : { body: spec.schema.body }),
+      },
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const input = { params: req.params, query: req.query, body: req.body } as never as { params: never; query: never; body: never };
+        let principal: Principal;
+        let resource: Resource = { kind: 'platform' };
+        if ('public' in spec.authz) {
+          principal = { id: 'anonymous' as Principal['id'], kind: 'user', name: 'anonymous', platformAdmin: false, bindings: [], tokenId: null };
+        } else {
+          principal = await authenticate(req);
+          const { action } = spec.authz;
+          // A resource that does not exist answers 404, exactly like one the caller may not see.
+          resource = await spec.authz.resource({ ...input, principal });
+          const decision = authorize(principal, action, resource);
+          if (!decision.allow) {
+            if (MUTATING.has(req.method)) {
+              await deps.audit.appendAlone({
+                actor: principal.id,
+                action,
+                resource: resourceKey(resource),
+                project: resource.kind === 'project' ? resource.projectId : null,
+                outcome: 'denied',
+                requestId: req.id,
+                details: { reason: decision.reason },
+              });
+            }
+            if (decision.hide) throw notFound(resource.kind, 'name' in resource ? resource.name : resourceKey(resource));
+            throw new StrataError('forbidden', decision.reason, { details: { action } });
+          }
+        }
+        const result = await spec.handler({
+          ...input,
+          principal,
+          resource,
+          actor: { principal, requestId: req.id },
+          requestId: req.id,
+          status: (code) => void reply.status(code),
+          header: (name, value) => void reply.header(name, value),
+        });
+        if (result === undefined) return reply.send();
+        return typeof result === 'string' ? reply.type('text/plain; charset=utf-8').send(result) : reply.send(result);
+      },
+    });
+  };
+
+  const builtin: RouteSpec[] = [
+    {
+      method: 'GET',
+      url: '/healthz',
+      summary: 'Liveness and database reachability',
+      tags: ['platform'],
+      schema: {},
+      authz: { public: true, reason: 'load balancers and probes carry no token' },
+      handler: async () => {
+        await deps.health?.();
+        return { status: 'ok', version: deps.version ?? '0.1.0' };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/metrics',
+      summary: 'Prometheus metrics',
+      tags: ['platform'],
+      schema: {},
+      authz: { public: true, reason: 'Prometheus scrapers carry no token; the server binds to loopback by default' },
+      handler: async (ctx) => {
+        ctx.header('content-type', metrics.registry.contentType);
+        return metrics.registry.metrics();
+      },
+    },
+    {
+      method: 'GET',
+      url: '/openapi.json',
+      summary: 'The OpenAPI 3 document of this API',
+      tags: ['platform'],
+      schema: {},
+      authz: { public: true, reason: 'the API description is not secret' },
+      handler: () => Promise.resolve(fastify.swagger()),
+    },
+  ];
+  for (const spec of [...builtin, ...deps.routes]) register(spec);
+  await fastify.ready();
+  return { fastify, metrics, registered };
+}

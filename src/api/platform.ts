@@ -1,0 +1,103 @@
+// Wires the platform together from a configuration: store, keyring, audit signing key, services,
+// routes, HTTP app. `strata server` and the in-process tests use the same function.
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { AccessService, AuditLog, SecretsService, accessRoutes } from '../access/index.ts';
+import { loadOrCreateSigningKey } from '../access/audit/index.ts';
+import { loadKeyring } from '../access/secrets/index.ts';
+import type { Clock, IdGenerator } from '../kernel/index.ts';
+import { randomIds, systemClock } from '../kernel/index.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { buildApp } from './app.ts';
+import type { StrataApp } from './app.ts';
+
+export interface PlatformConfig {
+  /** STRATA_HOME: database file, blobs, keys, checkpoints. */
+  readonly home: string;
+  /** Database URL; default: SQLite file under home. */
+  readonly databaseUrl?: string;
+  readonly logger?: Logger | false;
+  readonly clock?: Clock;
+  readonly ids?: IdGenerator;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly bodyLimit?: number;
+  readonly sqliteSync?: 'normal' | 'full';
+}
+
+export interface Platform {
+  readonly config: PlatformConfig;
+  readonly store: Store;
+  readonly access: AccessService;
+  readonly audit: AuditLog;
+  readonly secrets: SecretsService;
+  readonly app: StrataApp;
+  /** Set on the first start only: the platform-admin token, to show once. */
+  readonly bootstrapToken: string | null;
+  readonly paths: { readonly home: string; readonly blobs: string; readonly checkpoints: string; readonly adminToken: string; readonly publicKey: string };
+  close(): Promise<void>;
+}
+
+export const VERSION = '0.1.0';
+
+export async function createPlatform(config: PlatformConfig): Promise<Platform> {
+  const home = resolve(config.home);
+  const paths = {
+    home,
+    blobs: join(home, 'blobs'),
+    checkpoints: join(home, 'checkpoints'),
+    adminToken: join(home, 'admin.token'),
+    publicKey: join(home, 'audit-signing.pub'),
+  };
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.blobs, { recursive: true });
+  mkdirSync(paths.checkpoints, { recursive: true });
+  const clock = config.clock ?? systemClock;
+  const ids = config.ids ?? randomIds;
+  const { keyring, source } = loadKeyring({ home, generate: true, ...(config.env === undefined ? {} : { env: config.env }) });
+  const signingKey = await loadOrCreateSigningKey(home);
+  const store = await openStore({ url: config.databaseUrl ?? join(home, 'strata.db'), ...(config.sqliteSync === undefined ? {} : { sqliteSync: config.sqliteSync }) });
+  try {
+    const audit = new AuditLog(store, clock, paths.checkpoints, signingKey);
+    const access = new AccessService(store, audit, ids, clock);
+    const secrets = new SecretsService(store, audit, clock, keyring, source);
+    const boot = await access.bootstrap();
+    if (boot !== null) {
+      writeFileSync(paths.adminToken, `${boot.token}\n`, { mode: 0o600 });
+      chmodSync(paths.adminToken, 0o600);
+      await audit.checkpoint();
+    }
+    const app = await buildApp({
+      access,
+      audit,
+      ids,
+      routes: accessRoutes({ access, audit, secrets }),
+      logger: config.logger ?? false,
+      version: VERSION,
+      ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
+      health: async () => {
+        await sql`select 1`.execute(store.db);
+      },
+    });
+    return {
+      config,
+      store,
+      access,
+      audit,
+      secrets,
+      app,
+      bootstrapToken: boot?.token ?? null,
+      paths,
+      async close() {
+        await app.fastify.close();
+        await audit.checkpointIfGrown().catch(() => undefined);
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
