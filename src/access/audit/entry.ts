@@ -2,7 +2,6 @@
 // exactly the fields of `AuditEntry`, serialised as RFC 8785 (JCS) canonical JSON, so any party can
 // recompute it from a stored row without our code (research/security-reliability.md §1.2 P2).
 
-import canonicalizeModule from 'canonicalize';
 import { badRequest } from '../../kernel/errors.ts';
 import { isHashHex, leafHashHexOfString, sha256Hex } from './merkle.ts';
 
@@ -29,31 +28,83 @@ export interface StoredAuditEntry extends AuditEntry {
 
 export const AUDIT_OUTCOMES: readonly AuditEntry['outcome'][] = ['success', 'denied', 'failure'];
 
-// `canonicalize` is CommonJS (`module.exports = serialize`) but its .d.ts says `export default`, so
-// under NodeNext the default import is typed as the module namespace while being the function at
-// runtime. This wrapper states the real type and fails loudly at load if the package ever changes.
-type Serialize = (input: unknown) => string | undefined;
-const serialize: Serialize = ((): Serialize => {
-  const mod: unknown = canonicalizeModule;
-  if (typeof mod === 'function') return mod as Serialize;
-  const inner: unknown = (mod as { default?: unknown } | null)?.default;
-  if (typeof inner === 'function') return inner as Serialize;
-  throw new Error('the canonicalize package does not export a function');
-})();
+// Strings that JSON.stringify would emit unchanged between quotes: no quote, backslash, control
+// character or surrogate. For these `"` + s + `"` is the RFC 8785 form; skipping JSON.stringify
+// for them is a measurable saving when verifying a million entries.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const PLAIN_STRING = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+const str = (s: string): string => (PLAIN_STRING.test(s) ? `"${s}"` : JSON.stringify(s));
+const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
+
+/** Deeper nesting than this is refused: it is either a cycle or a payload built to exhaust the stack. */
+const MAX_DEPTH = 200;
 
 /**
- * RFC 8785 canonical JSON of a JSON-compatible value (keys sorted by UTF-16 code units, ECMAScript
- * number formatting, no whitespace). Throws a bad_request StrataError for values JSON cannot carry
- * faithfully: NaN, ±Infinity, BigInt, cycles, or `undefined` at the top level.
+ * RFC 8785 serialisation of one value; `undefined` for values JSON omits (undefined, functions,
+ * symbols). Strings use JSON.stringify escaping and numbers the ECMAScript Number-to-String
+ * algorithm, both as RFC 8785 §3.2.2 prescribes; object keys are sorted by UTF-16 code units
+ * (§3.2.3), which is what the default Array sort compares.
+ */
+function jcs(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return str(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${String(value)} is not allowed in JSON`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      throw new TypeError('BigInt is not allowed in JSON');
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'object': {
+      if (value === null) return 'null';
+      if (depth >= MAX_DEPTH) throw new TypeError(`nested deeper than ${MAX_DEPTH} levels (or cyclic)`);
+      const toJSON: unknown = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') return jcs((toJSON as () => unknown).call(value), depth + 1);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += jcs(value[i], depth + 1) ?? 'null';
+        }
+        return `${out}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      for (const key of keys) {
+        const v = jcs(obj[key], depth + 1);
+        if (v === undefined) continue;
+        if (out.length > 1) out += ',';
+        out += `${str(key)}:${v}`;
+      }
+      return `${out}}`;
+    }
+  }
+}
+
+/**
+ * RFC 8785 canonical JSON (JCS) of a JSON-compatible value: keys sorted by UTF-16 code units,
+ * ECMAScript number formatting, no whitespace. Throws a bad_request StrataError for values JSON
+ * cannot carry faithfully: NaN, ±Infinity, BigInt, nesting deeper than 200 (or a cycle), or
+ * `undefined` / a function at the top level.
+ *
+ * Our own ~40 lines rather than the `canonicalize` package: that package is ~4× slower on small
+ * objects (it dominated the time to verify a million entries) and emits `undefined` for functions
+ * inside arrays and objects. The tests hold this equal to `canonicalize` on arbitrary JSON values.
  */
 export function canonicalJson(value: unknown): string {
   let out: string | undefined;
   try {
-    out = serialize(value);
+    out = jcs(value, 0);
   } catch (e) {
     throw badRequest(`value cannot be encoded as canonical JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (typeof out !== 'string') throw badRequest('value cannot be encoded as canonical JSON (undefined, a function or a symbol)');
+  if (out === undefined) throw badRequest('value cannot be encoded as canonical JSON (undefined, a function or a symbol)');
   return out;
 }
 
@@ -76,54 +127,65 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> => {
 const nonEmpty = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
 
 /**
- * What is wrong with `e` as an `AuditEntry`, or `undefined` if nothing is. Checks only shape and
- * types (the leaf hash is what proves content); never throws. Used on append and by the verifier,
- * which treats rows from the database as untrusted input.
+ * Reads `raw` as an `AuditEntry`: returns a fresh object holding exactly its twelve fields, or a
+ * string saying what is wrong. Each field is read once. Rows arrive from database drivers in all
+ * sorts of object shapes (some in V8 dictionary mode, where every property read is a hash lookup);
+ * copying them into one fixed shape made the verifier's hot loop several times faster.
  */
-export function auditEntryProblem(e: unknown): string | undefined {
-  if (!isPlainObject(e)) return 'not an object';
-  if (e['v'] !== 1) return 'v is not 1 (the only format version)';
-  const seq = e['seq'];
+function readEntry(raw: unknown): AuditEntry | string {
+  if (!isPlainObject(raw)) return 'not an object';
+  const { v, seq, time, actor, action, resource, project, outcome, requestId, beforeHash, afterHash, details } = raw;
+  if (v !== 1) return 'v is not 1 (the only format version)';
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return 'seq is not a non-negative integer';
-  if (!isIsoTime(e['time'])) return 'time is not an ISO-8601 timestamp';
-  if (!nonEmpty(e['actor'])) return 'actor is empty or not a string';
-  if (!nonEmpty(e['action'])) return 'action is empty or not a string';
-  if (!nonEmpty(e['resource'])) return 'resource is empty or not a string';
-  if (e['project'] !== null && !nonEmpty(e['project'])) return 'project is neither null nor a non-empty string';
-  const outcome = e['outcome'];
+  if (!isIsoTime(time)) return 'time is not an ISO-8601 timestamp';
+  if (!nonEmpty(actor)) return 'actor is empty or not a string';
+  if (!nonEmpty(action)) return 'action is empty or not a string';
+  if (!nonEmpty(resource)) return 'resource is empty or not a string';
+  if (project !== null && !nonEmpty(project)) return 'project is neither null nor a non-empty string';
   if (outcome !== 'success' && outcome !== 'denied' && outcome !== 'failure') return 'outcome is not success, denied or failure';
-  if (e['requestId'] !== null && !nonEmpty(e['requestId'])) return 'requestId is neither null nor a non-empty string';
-  if (e['beforeHash'] !== null && !isHashHex(e['beforeHash'])) return 'beforeHash is neither null nor 64 lower-case hex digits';
-  if (e['afterHash'] !== null && !isHashHex(e['afterHash'])) return 'afterHash is neither null nor 64 lower-case hex digits';
-  if (!isPlainObject(e['details'])) return 'details is not a plain object';
-  return undefined;
+  if (requestId !== null && !nonEmpty(requestId)) return 'requestId is neither null nor a non-empty string';
+  if (beforeHash !== null && !isHashHex(beforeHash)) return 'beforeHash is neither null nor 64 lower-case hex digits';
+  if (afterHash !== null && !isHashHex(afterHash)) return 'afterHash is neither null nor 64 lower-case hex digits';
+  if (!isPlainObject(details)) return 'details is not a plain object';
+  return { v, seq, time, actor, action, resource, project, outcome, requestId, beforeHash, afterHash, details };
 }
 
-// Strings that JSON.stringify would emit unchanged between quotes: no quote, backslash, control
-// character or surrogate. For these `"` + s + `"` is the RFC 8785 form, and skipping
-// JSON.stringify is the single largest saving when verifying a million entries.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
-const PLAIN_STRING = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
-const str = (s: string): string => (PLAIN_STRING.test(s) ? `"${s}"` : JSON.stringify(s));
-const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
+/**
+ * What is wrong with `e` as an `AuditEntry`, or `undefined` if nothing is. Checks only shape and
+ * types (the leaf hash is what proves content); never throws.
+ */
+export function auditEntryProblem(e: unknown): string | undefined {
+  const r = readEntry(e);
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * Parses an untrusted value (an HTTP body, a database row) into an `AuditEntry` holding exactly its
+ * twelve fields; extra properties such as a stored `leafHash` are dropped. Throws a bad_request
+ * StrataError naming the first bad field.
+ */
+export function parseAuditEntry(raw: unknown): AuditEntry {
+  const r = readEntry(raw);
+  if (typeof r === 'string') throw badRequest(`audit entry is malformed: ${r}`);
+  return r;
+}
+
+// Keys in RFC 8785 §3.2.3 order (UTF-16 code units): action, actor, afterHash, beforeHash,
+// details, outcome, project, requestId, resource, seq, time, v. Written out field by field because
+// it is ~3× faster than the generic walk; a property test holds it equal to canonicalJson(pick(e)).
+const encodeValidEntry = (e: AuditEntry): string =>
+  `{"action":${str(e.action)},"actor":${str(e.actor)},"afterHash":${strOrNull(e.afterHash)}` +
+  `,"beforeHash":${strOrNull(e.beforeHash)},"details":${canonicalJson(e.details)},"outcome":"${e.outcome}"` +
+  `,"project":${strOrNull(e.project)},"requestId":${strOrNull(e.requestId)},"resource":${str(e.resource)}` +
+  `,"seq":${String(e.seq)},"time":${str(e.time)},"v":1}`;
 
 /**
  * The canonical JSON text of an entry: RFC 8785 over exactly the `AuditEntry` fields (extra
- * properties such as a stored `leafHash` are ignored). Written out field by field in JCS key order
- * because the generic serialiser is ~5× slower; a property test holds it equal to
- * `canonicalJson(pick(e))`. Throws a bad_request StrataError for a malformed entry.
+ * properties such as a stored `leafHash` are ignored). Throws a bad_request StrataError for a
+ * malformed entry (see `auditEntryProblem`) or details JSON cannot carry.
  */
 export function canonicalEntryJson(e: AuditEntry): string {
-  const problem = auditEntryProblem(e);
-  if (problem !== undefined) throw badRequest(`audit entry is malformed: ${problem}`);
-  // Keys in RFC 8785 §3.2.3 order (UTF-16 code units): action, actor, afterHash, beforeHash,
-  // details, outcome, project, requestId, resource, seq, time, v.
-  return (
-    `{"action":${str(e.action)},"actor":${str(e.actor)},"afterHash":${strOrNull(e.afterHash)}` +
-    `,"beforeHash":${strOrNull(e.beforeHash)},"details":${canonicalJson(e.details)},"outcome":"${e.outcome}"` +
-    `,"project":${strOrNull(e.project)},"requestId":${strOrNull(e.requestId)},"resource":${str(e.resource)}` +
-    `,"seq":${String(e.seq)},"time":${str(e.time)},"v":1}`
-  );
+  return encodeValidEntry(parseAuditEntry(e));
 }
 
 /** UTF-8 bytes of the entry's canonical JSON — the Merkle leaf input (RFC 9162 §2.1.1 `entry`). */
@@ -139,4 +201,15 @@ export function entryLeafHashHex(e: AuditEntry): string {
 /** Leaf hash SHA-256(0x00 || canonicalEntryBytes(e)) as bytes. */
 export function entryLeafHash(e: AuditEntry): Buffer {
   return Buffer.from(entryLeafHashHex(e), 'hex');
+}
+
+/**
+ * For the verifier's hot loop: reads a stored row once, returning its `seq` and hex leaf hash, or
+ * a string saying why the row is malformed. Throws (bad_request) only if `details` cannot be
+ * encoded. Not part of the public surface.
+ */
+export function readRowForVerify(raw: unknown): { readonly seq: number; readonly leafHashHex: string } | string {
+  const e = readEntry(raw);
+  if (typeof e === 'string') return e;
+  return { seq: e.seq, leafHashHex: leafHashHexOfString(encodeValidEntry(e)) };
 }

@@ -27,6 +27,7 @@ export {
   entryLeafHash,
   entryLeafHashHex,
   isIsoTime,
+  parseAuditEntry,
   stateHash,
   type AuditEntry,
   type StoredAuditEntry,

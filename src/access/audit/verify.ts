@@ -4,7 +4,7 @@
 // P3/P4). Failures are results naming the first bad entry, not exceptions.
 
 import type { KeyObject } from 'node:crypto';
-import { auditEntryProblem, entryLeafHashHex, type StoredAuditEntry } from './entry.ts';
+import { readRowForVerify } from './entry.ts';
 import { signedCheckpointProblem, verifyCheckpoint, publicKeyId, type SignedCheckpoint } from './checkpoint.ts';
 import { MerkleAccumulator, hashFromHex, isHashHex, verifyConsistency } from './merkle.ts';
 
@@ -80,25 +80,31 @@ export class AuditLogChecker {
   /** Checks the next row; returns the failure, or undefined to go on. */
   push(row: unknown): Failure | undefined {
     const p = this.#count;
-    const problem = auditEntryProblem(row);
-    if (problem !== undefined) return fail(`entry ${p}: malformed row (${problem})`, p);
-    const e = row as StoredAuditEntry;
-    if (e.seq !== p) {
-      if (e.seq > p) {
-        const from = p === 0 ? 'the log starts at' : `sequence jumps from ${p - 1} to`;
-        return fail(`entry ${p} missing: ${from} ${e.seq} (deleted or reordered row?)`, p);
-      }
-      return fail(`entry ${p}: sequence goes back from ${p - 1} to ${e.seq} (duplicated or reordered row?)`, p);
-    }
-    if (!isHashHex(e.leafHash)) return fail(`entry ${p}: stored leaf hash is missing or not 64 lower-case hex digits`, p);
-    let computed: string;
+    let read: ReturnType<typeof readRowForVerify>;
     try {
-      computed = entryLeafHashHex(e);
+      read = readRowForVerify(row);
     } catch (err) {
       return fail(`entry ${p}: cannot be encoded canonically (${err instanceof Error ? err.message : String(err)})`, p);
     }
-    if (computed !== e.leafHash) return fail(`entry ${p}: stored leaf hash does not match its content (edited row?)`, p);
-    this.#acc.append(Buffer.from(computed, 'hex'));
+    if (typeof read === 'string') return fail(`entry ${p}: malformed row (${read})`, p);
+    const { seq, leafHashHex } = read;
+    if (seq !== p) {
+      if (seq > p) {
+        const from = p === 0 ? 'the log starts at' : `sequence jumps from ${p - 1} to`;
+        return fail(`entry ${p} missing: ${from} ${seq} (deleted or reordered row?)`, p);
+      }
+      return fail(`entry ${p}: sequence goes back from ${p - 1} to ${seq} (duplicated or reordered row?)`, p);
+    }
+    const stored = (row as { leafHash?: unknown }).leafHash;
+    if (stored !== leafHashHex) {
+      return fail(
+        isHashHex(stored)
+          ? `entry ${p}: stored leaf hash does not match its content (edited row?)`
+          : `entry ${p}: stored leaf hash is missing or not 64 lower-case hex digits`,
+        p,
+      );
+    }
+    this.#acc.appendHex(leafHashHex);
     this.#count = p + 1;
     return this.#checkTargets();
   }

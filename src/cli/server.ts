@@ -1,0 +1,45 @@
+// `strata server`: run the control plane.
+import type { Command } from 'commander';
+import { startServer } from '../api/server.ts';
+import { strataHome, DEFAULT_PORT } from './config.ts';
+
+export function registerServer(program: Command): void {
+  program
+    .command('server')
+    .description('run the Strata control plane (HTTP API, embedded SQLite by default)')
+    .option('--host <host>', 'address to bind (env STRATA_HOST)', process.env['STRATA_HOST'] ?? '127.0.0.1')
+    .option('--port <port>', 'port to listen on (env STRATA_PORT)', process.env['STRATA_PORT'] ?? String(DEFAULT_PORT))
+    .option('--database <url>', 'postgres://... to use PostgreSQL (env STRATA_DATABASE_URL); default: SQLite under --home')
+    .option('--home <dir>', 'state directory: database, keys, checkpoints, blobs (env STRATA_HOME)')
+    .option('--log-level <level>', 'pino log level (env STRATA_LOG_LEVEL)', process.env['STRATA_LOG_LEVEL'] ?? 'info')
+    .option('--checkpoint-interval <seconds>', 'how often to sign an audit checkpoint when the log grew', '60')
+    .option('--sqlite-sync <mode>', 'SQLite durability: normal (survives process crashes) or full (also power loss)', process.env['STRATA_SQLITE_SYNC'] ?? 'normal')
+    .action(async (opts: { host: string; port: string; database?: string; home?: string; logLevel: string; checkpointInterval: string; sqliteSync: string }) => {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port '${opts.port}': use a number from 0 to 65535`);
+      const interval = Number(opts.checkpointInterval);
+      if (!Number.isFinite(interval) || interval < 1) throw new Error('--checkpoint-interval must be at least 1 second');
+      if (opts.sqliteSync !== 'normal' && opts.sqliteSync !== 'full') throw new Error("--sqlite-sync must be 'normal' or 'full'");
+      const databaseUrl = opts.database ?? (process.env['STRATA_DATABASE_URL'] === '' ? undefined : process.env['STRATA_DATABASE_URL']);
+      const server = await startServer({
+        home: opts.home ?? strataHome(),
+        host: opts.host,
+        port,
+        logLevel: opts.logLevel,
+        checkpointSeconds: interval,
+        sqliteSync: opts.sqliteSync,
+        ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      });
+      await new Promise<void>((resolveStop) => {
+        const onSignal = (sig: string): void => {
+          process.stdout.write(`\nreceived ${sig}: shutting down\n`);
+          server.stop().then(resolveStop, (e: unknown) => {
+            process.stderr.write(`strata: shutdown failed: ${(e as Error).message}\n`);
+            process.exit(1);
+          });
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+      });
+    });
+}

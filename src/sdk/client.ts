@@ -1,0 +1,76 @@
+// Typed HTTP client for Strata's API, used by the CLI, the agent and users' programs. Depends on
+// nothing but the platform's wire shapes; uses the runtime's fetch.
+
+/** An error answered by the server, in its `{"error":{code,message,details}}` shape. */
+export class StrataApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = 'StrataApiError';
+  }
+}
+
+export interface ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:7070 */
+  readonly server: string;
+  readonly token?: string | undefined;
+  readonly fetch?: typeof fetch;
+}
+
+type Query = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class StrataClient {
+  readonly server: string;
+  private readonly token: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(opts: ClientOptions) {
+    this.server = opts.server.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.fetchImpl = opts.fetch ?? fetch;
+  }
+
+  /** Sends one request; resolves to the parsed JSON (or text) body, rejects with StrataApiError. */
+  async request<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<T> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { method, headers, ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      throw new StrataApiError(0, 'unavailable', `cannot reach the Strata server at ${this.server}${cause === undefined ? '' : ` (${cause})`}: is \`strata server\` running?`);
+    }
+    const text = await res.text();
+    const isJson = (res.headers.get('content-type') ?? '').includes('json');
+    const body: unknown = isJson && text !== '' ? JSON.parse(text) : text;
+    if (!res.ok) {
+      const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error;
+      throw new StrataApiError(res.status, err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`, err?.details ?? {});
+    }
+    return body as T;
+  }
+
+  get<T = unknown>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('GET', path, query === undefined ? {} : { query });
+  }
+  post<T = unknown>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('POST', path, { body: body ?? {} });
+  }
+  put<T = unknown>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, { body });
+  }
+  delete<T = unknown>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+}
+
+/** Encodes one path segment (names are validated server-side; this keeps odd input from changing the path). */
+export const seg = (s: string): string => encodeURIComponent(s);
