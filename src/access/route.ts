@@ -27,8 +27,8 @@ export interface RouteContext<S extends RouteSchemas, R extends Resource = Resou
   readonly actor: Actor;
   readonly requestId: string;
   /** Sets the response status (default 200). */
-  status(code: number): void;
-  header(name: string, value: string): void;
+  readonly status: (code: number) => void;
+  readonly header: (name: string, value: string) => void;
 }
 
 /** Input the resource resolver sees (validated params and query). */

@@ -92,7 +92,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['teams'],
       schema: { params: TeamParams },
       authz: { action: 'team.members.read', resource: ({ params }) => teamResource(params.team) },
-      handler: async ({ resource }) => ({ members: await access.members('team', (resource as TeamResource).teamId) }),
+      handler: async ({ resource }) => ({ members: await access.members('team', (resource).teamId) }),
     }),
     defineRoute({
       method: 'PUT',
@@ -101,7 +101,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['teams'],
       schema: { params: Type.Object({ team: Name('team name'), principal: Name('user or service account') }, Strict), body: Type.Object({ role: Role }, Strict) },
       authz: { action: 'team.members.write', resource: ({ params }) => teamResource(params.team) },
-      handler: ({ params, body, actor, resource }) => access.grant(actor, resource as TeamResource, params.principal, body.role),
+      handler: ({ params, body, actor, resource }) => access.grant(actor, resource, params.principal, body.role),
     }),
     defineRoute({
       method: 'DELETE',
@@ -111,7 +111,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       schema: { params: Type.Object({ team: Name('team name'), principal: Name('user or service account') }, Strict) },
       authz: { action: 'team.members.write', resource: ({ params }) => teamResource(params.team) },
       handler: async ({ params, actor, resource, status }) => {
-        await access.revokeRole(actor, resource as TeamResource, params.principal);
+        await access.revokeRole(actor, resource, params.principal);
         status(204);
         return undefined;
       },
@@ -163,7 +163,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['projects'],
       schema: { params: ProjectParams },
       authz: { action: 'project.members.read', resource: ({ params }) => projectResource(params.project) },
-      handler: async ({ resource }) => ({ members: await access.members('project', (resource as ProjectResource).projectId) }),
+      handler: async ({ resource }) => ({ members: await access.members('project', (resource).projectId) }),
     }),
     defineRoute({
       method: 'PUT',
@@ -172,7 +172,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['projects'],
       schema: { params: Type.Object({ project: Name('project name'), principal: Name('user or service account') }, Strict), body: Type.Object({ role: Role }, Strict) },
       authz: { action: 'project.members.write', resource: ({ params }) => projectResource(params.project) },
-      handler: ({ params, body, actor, resource }) => access.grant(actor, resource as ProjectResource, params.principal, body.role),
+      handler: ({ params, body, actor, resource }) => access.grant(actor, resource, params.principal, body.role),
     }),
     defineRoute({
       method: 'DELETE',
@@ -182,7 +182,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       schema: { params: Type.Object({ project: Name('project name'), principal: Name('user or service account') }, Strict) },
       authz: { action: 'project.members.write', resource: ({ params }) => projectResource(params.project) },
       handler: async ({ params, actor, resource, status }) => {
-        await access.revokeRole(actor, resource as ProjectResource, params.principal);
+        await access.revokeRole(actor, resource, params.principal);
         status(204);
         return undefined;
       },
@@ -273,7 +273,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['secrets'],
       schema: { params: ProjectParams },
       authz: { action: 'secret.list', resource: ({ params }) => projectResource(params.project) },
-      handler: async ({ resource }) => ({ secrets: await secrets.list(projectOf(resource as ProjectResource)) }),
+      handler: async ({ resource }) => ({ secrets: await secrets.list(projectOf(resource)) }),
     }),
     defineRoute({
       method: 'GET',
@@ -282,7 +282,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['secrets'],
       schema: { params: SecretParams },
       authz: { action: 'secret.list', resource: ({ params }) => projectResource(params.project) },
-      handler: ({ params, resource }) => secrets.describe(projectOf(resource as ProjectResource), params.name),
+      handler: ({ params, resource }) => secrets.describe(projectOf(resource), params.name),
     }),
     defineRoute({
       method: 'PUT',
@@ -291,7 +291,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['secrets'],
       schema: { params: SecretParams, body: Type.Object({ value: Type.String({ maxLength: 65536 }), expectedVersion: Type.Optional(Type.Integer({ minimum: 0 })) }, Strict) },
       authz: { action: 'secret.write', resource: ({ params }) => projectResource(params.project) },
-      handler: ({ params, body, actor, resource }) => secrets.put(actor, projectOf(resource as ProjectResource), params.name, body.value, body.expectedVersion),
+      handler: ({ params, body, actor, resource }) => secrets.put(actor, projectOf(resource), params.name, body.value, body.expectedVersion),
     }),
     defineRoute({
       method: 'GET',
@@ -302,7 +302,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       authz: { action: 'secret.reveal', resource: ({ params }) => projectResource(params.project) },
       handler: ({ params, query, actor, resource, header }) => {
         header('cache-control', 'no-store');
-        return secrets.reveal(actor, projectOf(resource as ProjectResource), params.name, query.version);
+        return secrets.reveal(actor, projectOf(resource), params.name, query.version);
       },
     }),
     defineRoute({
@@ -312,7 +312,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       tags: ['secrets'],
       schema: { params: SecretParams },
       authz: { action: 'secret.destroy', resource: ({ params }) => projectResource(params.project) },
-      handler: ({ params, actor, resource }) => secrets.destroy(actor, projectOf(resource as ProjectResource), params.name),
+      handler: ({ params, actor, resource }) => secrets.destroy(actor, projectOf(resource), params.name),
     }),
     defineRoute({
       method: 'POST',

@@ -31,12 +31,17 @@ export interface AppDeps {
 export interface RegisteredRoute {
   readonly method: string;
   readonly url: string;
-  readonly authz: 'public' | string;
+  /** The action name, or 'public'. */
+  readonly authz: string;
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the gate's onRequest hook on non-public routes. */
+    strataPrincipal?: Principal;
+  }
   interface FastifyContextConfig {
     /** Set for every route by the gate: the action, or 'public'. */
     strataAuthz?: string;
@@ -133,6 +138,14 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
       method: spec.method,
       url: spec.url,
       config: { strataAuthz: isPublic ? 'public' : (spec.authz as { action: string }).action },
+      // Authenticate before the body is read or validated: anonymous callers learn nothing and cost little.
+      ...(isPublic
+        ? {}
+        : {
+            onRequest: async (req: FastifyRequest) => {
+              req.strataPrincipal = await authenticate(req);
+            },
+          }),
       schema: {
         summary: spec.summary,
         tags: [...spec.tags],
@@ -148,7 +161,7 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
         if ('public' in spec.authz) {
           principal = { id: 'anonymous' as Principal['id'], kind: 'user', name: 'anonymous', platformAdmin: false, bindings: [], tokenId: null };
         } else {
-          principal = await authenticate(req);
+          principal = req.strataPrincipal ?? (await authenticate(req));
           const { action } = spec.authz;
           // A resource that does not exist answers 404, exactly like one the caller may not see.
           resource = await spec.authz.resource({ ...input, principal });

@@ -49,7 +49,7 @@ export function handleError(e: FastifyError | Error, req: FastifyRequest, reply:
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return reply.status(413).send(errorBody('payload_too_large', `the request body is larger than the ${req.routeOptions.bodyLimit ?? 1048576}-byte limit; send less`));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return reply.status(415 as number).send(errorBody('bad_request', 'send the body as application/json'));
+      return reply.status(415).send(errorBody('bad_request', 'send the body as application/json'));
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return reply.status(400).send(errorBody('bad_request', 'the body is empty: send a JSON object, or omit the content-type header'));
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

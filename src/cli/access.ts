@@ -200,7 +200,7 @@ export function registerAccess(program: Command): void {
       const { client, out } = commandContext(cmd);
       const r = await client.post<Row>('/api/v1/tokens', { name, ...(opts.for === undefined ? {} : { principal: opts.for }), ...(opts.expires === undefined ? {} : { expiresInSeconds: parseDuration(opts.expires) }) });
       if (out.json) return out.record(r);
-      out.line(`token ${String(r['id'])} created${r['expiresAt'] === null ? '' : `, expires ${String(r['expiresAt'])}`}. Copy it now; it is not shown again:`);
+      out.line(`token ${String(r['id'])} created${typeof r['expiresAt'] === 'string' ? `, expires ${r['expiresAt']}` : ''}. Copy it now; it is not shown again:`);
       out.line(String(r['token']));
     });
   tokens

@@ -9,7 +9,12 @@ export interface Out {
   record(value: unknown, fields?: readonly string[]): void;
 }
 
-const cell = (v: unknown): string => (v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v as string));
+const cell = (v: unknown): string => {
+  if (v === null || v === undefined) return '-';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
+};
 
 export function formatTable(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
   const header = columns.map((c) => c.toUpperCase());

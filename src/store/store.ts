@@ -46,7 +46,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       connectionString: options.url,
       max: options.poolSize ?? 10,
       // bigint (int8) columns hold sequence numbers far below 2^53; read them as numbers.
-      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+          oid === 20 ? (v: string): number => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+      },
     });
     // An idle client killed by the server (restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next query opens a fresh connection.
@@ -73,7 +76,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   if (error !== undefined) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new StrataError('internal', `database migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+    throw new StrataError('internal', `database migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
   }
 
   return {

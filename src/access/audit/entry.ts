@@ -36,6 +36,11 @@ const PLAIN_STRING = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 const str = (s: string): string => (PLAIN_STRING.test(s) ? `"${s}"` : JSON.stringify(s));
 const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
 
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
+}
+
 /** Deeper nesting than this is refused: it is either a cycle or a payload built to exhaust the stack. */
 const MAX_DEPTH = 200;
 
@@ -50,8 +55,9 @@ function jcs(value: unknown, depth: number): string | undefined {
     case 'string':
       return str(value);
     case 'number':
+      // For finite numbers String() is Number::toString, the serialisation RFC 8785 §3.2.2.3 requires.
       if (!Number.isFinite(value)) throw new TypeError(`${String(value)} is not allowed in JSON`);
-      return JSON.stringify(value);
+      return String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
@@ -74,7 +80,8 @@ function jcs(value: unknown, depth: number): string | undefined {
         return `${out}]`;
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort();
+      const keys = Object.keys(obj);
+      if (!isSorted(keys)) keys.sort(); // objects usually arrive with their few keys already in order
       let out = '{';
       for (const key of keys) {
         const v = jcs(obj[key], depth + 1);
@@ -204,12 +211,11 @@ export function entryLeafHash(e: AuditEntry): Buffer {
 }
 
 /**
- * For the verifier's hot loop: reads a stored row once, returning its `seq` and hex leaf hash, or
- * a string saying why the row is malformed. Throws (bad_request) only if `details` cannot be
+ * For the verifier's hot loop: the hex leaf hash of a stored row, or `undefined` if the row is
+ * malformed (then `auditEntryProblem` says why). Throws (bad_request) only if `details` cannot be
  * encoded. Not part of the public surface.
  */
-export function readRowForVerify(raw: unknown): { readonly seq: number; readonly leafHashHex: string } | string {
+export function rowLeafHashHex(raw: unknown): string | undefined {
   const e = readEntry(raw);
-  if (typeof e === 'string') return e;
-  return { seq: e.seq, leafHashHex: leafHashHexOfString(encodeValidEntry(e)) };
+  return typeof e === 'string' ? undefined : leafHashHexOfString(encodeValidEntry(e));
 }

@@ -148,10 +148,12 @@ export class MerkleAccumulator {
     this.#push(toBin(leaf));
   }
 
-  /** Appends one leaf hash given as 64 lower-case hex digits. */
+  /** Appends one leaf hash given as 64 hex digits. */
   appendHex(leafHex: string): void {
-    if (!isHashHex(leafHex)) throw badRequest('a leaf hash must be 64 lower-case hex digits');
-    hexScratch.write(leafHex, 0, HASH_SIZE, 'hex');
+    // Buffer#write stops at the first non-hex character, so a short count is the validity check.
+    if (typeof leafHex !== 'string' || leafHex.length !== 2 * HASH_SIZE || hexScratch.write(leafHex, 0, HASH_SIZE, 'hex') !== HASH_SIZE) {
+      throw badRequest('a leaf hash must be 64 hex digits');
+    }
     this.#push(hexScratch.toString('latin1'));
   }
 

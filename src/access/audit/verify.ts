@@ -4,7 +4,7 @@
 // P3/P4). Failures are results naming the first bad entry, not exceptions.
 
 import type { KeyObject } from 'node:crypto';
-import { readRowForVerify } from './entry.ts';
+import { auditEntryProblem, rowLeafHashHex, type StoredAuditEntry } from './entry.ts';
 import { signedCheckpointProblem, verifyCheckpoint, publicKeyId, type SignedCheckpoint } from './checkpoint.ts';
 import { MerkleAccumulator, hashFromHex, isHashHex, verifyConsistency } from './merkle.ts';
 
@@ -80,14 +80,14 @@ export class AuditLogChecker {
   /** Checks the next row; returns the failure, or undefined to go on. */
   push(row: unknown): Failure | undefined {
     const p = this.#count;
-    let read: ReturnType<typeof readRowForVerify>;
+    let leafHashHex: string | undefined;
     try {
-      read = readRowForVerify(row);
+      leafHashHex = rowLeafHashHex(row);
     } catch (err) {
       return fail(`entry ${p}: cannot be encoded canonically (${err instanceof Error ? err.message : String(err)})`, p);
     }
-    if (typeof read === 'string') return fail(`entry ${p}: malformed row (${read})`, p);
-    const { seq, leafHashHex } = read;
+    if (leafHashHex === undefined) return fail(`entry ${p}: malformed row (${auditEntryProblem(row) ?? 'unknown problem'})`, p);
+    const { seq, leafHash: stored } = row as StoredAuditEntry;
     if (seq !== p) {
       if (seq > p) {
         const from = p === 0 ? 'the log starts at' : `sequence jumps from ${p - 1} to`;
@@ -95,7 +95,6 @@ export class AuditLogChecker {
       }
       return fail(`entry ${p}: sequence goes back from ${p - 1} to ${seq} (duplicated or reordered row?)`, p);
     }
-    const stored = (row as { leafHash?: unknown }).leafHash;
     if (stored !== leafHashHex) {
       return fail(
         isHashHex(stored)
