@@ -43,12 +43,12 @@ function membersCommands(parent: Command, scope: 'teams' | 'projects', noun: str
 export function registerAccess(program: Command): void {
   program
     .command('login')
-    .description('save a server URL and token as a named context and make it current')
-    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:7070')
-    .requiredOption('--token <token>', 'an API token (strata_...)')
+    .description('check a server URL and token (the global --server and --token) and save them as a named context, made current')
     .option('--name <context>', 'context name', 'default')
-    .action(async (opts: { server: string; token: string; name: string }, cmd: Command) => {
-      const out = makeOut(cmd.optsWithGlobals<{ json?: boolean }>().json === true);
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ server?: string; token?: string; name: string; json?: boolean }>();
+      if (opts.server === undefined || opts.token === undefined) throw new Error('login needs --server URL and --token TOKEN');
+      const out = makeOut(opts.json === true);
       const client = new StrataClient({ server: opts.server, token: opts.token });
       const me = await client.get<{ name: string }>('/api/v1/whoami');
       const cfg = readConfig();
