@@ -1,6 +1,5 @@
 // `strata server`: run the control plane.
 import type { Command } from 'commander';
-import { startServer } from '../api/server.ts';
 import { strataHome, DEFAULT_PORT } from './config.ts';
 
 export function registerServer(program: Command): void {
@@ -21,6 +20,8 @@ export function registerServer(program: Command): void {
       if (!Number.isFinite(interval) || interval < 1) throw new Error('--checkpoint-interval must be at least 1 second');
       if (opts.sqliteSync !== 'normal' && opts.sqliteSync !== 'full') throw new Error("--sqlite-sync must be 'normal' or 'full'");
       const databaseUrl = opts.database ?? (process.env['STRATA_DATABASE_URL'] === '' ? undefined : process.env['STRATA_DATABASE_URL']);
+      // Loaded on demand so client commands do not pay for the server's modules.
+      const { startServer } = await import('../api/server.ts');
       const server = await startServer({
         home: opts.home ?? strataHome(),
         host: opts.host,

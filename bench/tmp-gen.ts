@@ -1,0 +1,345 @@
+// Benchmark: `strata audit verify` over 1,000,000 events in under 5 s (issue 2's target). Generates
+// a realistic log as `strata audit export` writes it (one StoredAuditEntry per JSON line), signs a
+// checkpoint over it with a fresh Ed25519 key, then times the real CLI end to end as a child process
+// (wall time including process start, peak RSS) and, separately, `verifyAuditLog` in process. A
+// copy with one byte changed in the middle entry's details must fail and name that entry.
+//
+//   npm run bench -- audit-verify [--quick] [--json]
+//
+// Generation is not part of any measured figure. Files go under os.tmpdir() and are deleted.
+import { closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createHash } from 'node:crypto';
+import type { AuditEntry, SignedCheckpoint, StoredAuditEntry } from '../src/access/audit/index.ts';
+import { MerkleAccumulator, entryLeafHashHex, generateSigningKey, loadPublicKey, signCheckpoint, verifyAuditLog } from '../src/access/audit/index.ts';
+import { describeMachine, machine } from './support/machine.ts';
+import { benchFlags, fix, humanWriter, int, repoRoot, runChild } from './support/report.ts';
+
+const TARGET_SECONDS = 5; // for 1,000,000 events, issue 2
+const flags = benchFlags();
+const say = humanWriter(flags);
+const EVENTS = flags.quick ? 100_000 : 1_000_000;
+const TAMPERED_SEQ = EVENTS / 2;
+const CLI_RUNS = 3;
+
+// ---------------------------------------------------------------------------------------------
+// A realistic log: the actions the services append, with their resources and details.
+
+/** mulberry32: a small seeded PRNG, so every run verifies the same log. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = rng(2);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+const B32 = '0123456789abcdefghjkmnpqrstvwxyz';
+const id = (prefix: string): string => {
+  let s = `${prefix}_`;
+  for (let i = 0; i < 20; i++) s += B32[Math.floor(rand() * 32)] ?? '0';
+  return s;
+};
+const hex64 = (): string => createHash('sha256').update(String(rand())).digest('hex');
+
+const principals = Array.from({ length: 200 }, () => id('pr'));
+const projects = Array.from({ length: 50 }, () => ({ id: id('prj'), name: `${pick(['fraud', 'search', 'ranking', 'vision', 'speech', 'ads'])}-${pick(['train', 'serve', 'eval', 'etl'])}-${Math.floor(rand() * 100)}` }));
+const teams = Array.from({ length: 10 }, () => ({ id: id('team'), name: pick(['ml-platform', 'research', 'risk', 'growth', 'infra', 'applied-ai']) }));
+const secretNames = ['DATABASE_URL', 'HF_TOKEN', 'WANDB_API_KEY', 'S3_SECRET_ACCESS_KEY', 'OPENAI_API_KEY', 'SLACK_WEBHOOK', 'GCS_SERVICE_ACCOUNT'];
+const roles = ['viewer', 'editor', 'admin'];
+
+type Body = Pick<AuditEntry, 'action' | 'resource' | 'project' | 'outcome' | 'beforeHash' | 'afterHash' | 'details'>;
+
+/** One event's action and payload, in roughly the proportions a busy platform produces them. */
+function body(): Body {
+  const p = pick(projects);
+  const r = rand();
+  const none = { beforeHash: null, afterHash: null };
+  if (r < 0.45) {
+    const name = pick(secretNames);
+    return { action: 'secret.reveal', resource: `project/${p.id}/secret/${name}`, project: p.id, outcome: 'success', ...none, details: { name, version: 1 + Math.floor(rand() * 40) } };
+  }
+  if (r < 0.75) {
+    const name = pick(secretNames);
+    return { action: 'secret.write', resource: `project/${p.id}/secret/${name}`, project: p.id, outcome: 'success', ...none, details: { name, version: 1 + Math.floor(rand() * 40), kekVersion: 1 + Math.floor(rand() * 3) } };
+  }
+  if (r < 0.83) {
+    const role = pick(roles);
+    return {
+      action: 'project.members.grant',
+      resource: `project/${p.id}`,
+      project: p.id,
+      outcome: 'success',
+      beforeHash: rand() < 0.5 ? null : hex64(),
+      afterHash: hex64(),
+      details: { principal: `svc-${p.name}`, role, previousRole: rand() < 0.5 ? null : pick(roles) },
+    };
+  }
+  if (r < 0.88) {
+    return {
+      action: 'token.create',
+      resource: `principal/${pick(principals)}`,
+      project: null,
+      outcome: 'success',
+      beforeHash: null,
+      afterHash: hex64(),
+      details: { tokenId: id('tok'), name: `ci-${p.name}`, expiresAt: '2027-03-01T00:00:00.000Z' },
+    };
+  }
+  if (r < 0.9) {
+    const t = pick(teams);
+    return { action: 'project.create', resource: `project/${p.id}`, project: p.id, outcome: 'success', beforeHash: null, afterHash: hex64(), details: { name: p.name, team: t.name } };
+  }
+  const action = pick(['secret.write', 'secret.destroy', 'project.members.write']);
+  return { action, resource: `project/${p.id}`, project: p.id, outcome: 'denied', ...none, details: { reason: `${action} needs role editor on project ${p.name}; you have viewer` } };
+}
+
+interface Generated {
+  readonly dir: string;
+  readonly events: string;
+  readonly tampered: string;
+  readonly checkpoint: string;
+  readonly publicKey: string;
+  readonly bytes: number;
+  readonly meanEntryBytes: number;
+  readonly seconds: number;
+}
+
+/** Writes the export, a tampered copy, a signed checkpoint and the public key. */
+async function generate(): Promise<Generated> {
+  const t0 = process.hrtime.bigint();
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bench-audit-'));
+  const events = join(dir, 'events.jsonl');
+  const out = createWriteStream(events, { highWaterMark: 1 << 20 });
+  const acc = new MerkleAccumulator();
+  let time = Date.parse('2026-01-05T08:00:00.000Z');
+  let bytes = 0;
+  let entryBytes = 0;
+  let tamperOffset = -1;
+  let chunk = '';
+  for (let seq = 0; seq < EVENTS; seq++) {
+    time += Math.floor(rand() * 2000);
+    const b = body();
+    const entry: AuditEntry = {
+      v: 1,
+      seq,
+      time: new Date(time).toISOString(),
+      actor: pick(principals),
+      action: b.action,
+      resource: b.resource,
+      project: b.project,
+      outcome: b.outcome,
+      requestId: id('req'),
+      beforeHash: b.beforeHash,
+      afterHash: b.afterHash,
+      details: b.details,
+    };
+    const leafHash = entryLeafHashHex(entry);
+    acc.appendHex(leafHash);
+    // Exactly what `strata audit export` writes: JSON.stringify of the row as the API returns it.
+    const stored: StoredAuditEntry = { ...entry, leafHash };
+    const line = `${JSON.stringify(stored)}\n`;
+    entryBytes += line.length - JSON.stringify({ leafHash }).length; // ≈ the entry without its hash
+    if (seq === TAMPERED_SEQ) {
+      // One byte of details: the first character of its first string value (an ASCII letter).
+      const at = line.indexOf('"details":{');
+      const valueStart = line.indexOf('":"', at + 11) + 3;
+      tamperOffset = bytes + Buffer.byteLength(chunk) + Buffer.byteLength(line.slice(0, valueStart));
+    }
+    chunk += line;
+    if (chunk.length > 1 << 20) {
+      bytes += Buffer.byteLength(chunk);
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  bytes += Buffer.byteLength(chunk);
+  out.end(chunk);
+  await once(out, 'finish');
+
+  const key = generateSigningKey();
+  const signed = signCheckpoint({ logId: 'strata-audit', size: acc.size, root: acc.root().toString('hex'), time: new Date(time + 1000).toISOString() }, key);
+  const checkpoint = join(dir, 'checkpoint.json');
+  writeFileSync(checkpoint, `${JSON.stringify(signed, null, 2)}\n`);
+  const publicKey = join(dir, 'audit-signing.pub');
+  writeFileSync(publicKey, key.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+
+  const tampered = join(dir, 'events-tampered.jsonl');
+  copyFileSync(events, tampered);
+  const fd = openSync(tampered, 'r+');
+  const original = Buffer.alloc(1);
+  readSync(fd, original, 0, 1, tamperOffset);
+  writeSync(fd, Buffer.from([original[0] === 0x61 ? 0x62 : 0x61]), 0, 1, tamperOffset); // 'a' ↔ other letter
+  closeSync(fd);
+
+  return { dir, events, tampered, checkpoint, publicKey, bytes, meanEntryBytes: entryBytes / EVENTS, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+interface CliRun {
+  readonly wallSeconds: number;
+  readonly peakRssMiB: number | null;
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const TIME = '/usr/bin/time';
+
+/** Runs `strata audit verify` as a child, under /usr/bin/time -v when present (for peak RSS). */
+async function verifyCli(g: Generated, events: string, extra: readonly string[] = []): Promise<CliRun> {
+  const home = join(g.dir, 'home');
+  const env: NodeJS.ProcessEnv = { ...process.env, STRATA_HOME: home, XDG_CONFIG_HOME: join(home, 'config') };
+  delete env['STRATA_SERVER'];
+  delete env['STRATA_TOKEN'];
+  delete env['STRATA_CONTEXT'];
+  const cli = [join(repoRoot, 'bin', 'strata.js'), ...extra, 'audit', 'verify', '--events', events, '--checkpoint', g.checkpoint, '--public-key', g.publicKey, '--no-save'];
+  const timed = existsSync(TIME);
+  const r = await runChild(timed ? ['-v', process.execPath, ...cli] : cli, { env, ...(timed ? { command: TIME } : {}) });
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  return {
+    wallSeconds: r.wallMs / 1000,
+    peakRssMiB: rss?.[1] === undefined ? null : Number(rss[1]) / 1024,
+    exitCode: r.code,
+    stdout: r.stdout,
+    // /usr/bin/time appends its report to stderr; keep only what the CLI wrote.
+    stderr: timed ? (r.stderr.split(/^(?:Command exited with non-zero status \d+\n)?\tCommand being timed:/m)[0] ?? r.stderr) : r.stderr,
+  };
+}
+
+/** The CLI's reader (src/cli/audit.ts fileEntries): readline over a 1 MiB-buffered stream, JSON.parse per line. */
+async function* fileEntries(path: string): AsyncGenerator<unknown> {
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (line.trim() === '') continue;
+    yield JSON.parse(line) as unknown;
+  }
+}
+
+async function inProcess(g: Generated): Promise<{ verifySeconds: number; readParseSeconds: number; ok: boolean; checked: number }> {
+  const publicKey = await loadPublicKey(g.publicKey);
+  const checkpoint = JSON.parse(await readFile(g.checkpoint, 'utf8')) as SignedCheckpoint;
+
+  // The floor: reading and parsing the file the way the CLI does, without verifying anything.
+  let t = process.hrtime.bigint();
+  let n = 0;
+  for await (const row of fileEntries(g.events)) if (row !== null) n += 1;
+  const readParseSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+  if (n !== EVENTS) throw new Error(`read ${n} rows, expected ${EVENTS}`);
+
+  t = process.hrtime.bigint();
+  const result = await verifyAuditLog({ entries: fileEntries(g.events), checkpoint, publicKey });
+  const verifySeconds = Number(process.hrtime.bigint() - t) / 1e9;
+  return { verifySeconds, readParseSeconds, ok: result.ok, checked: result.ok ? result.checked : 0 };
+}
+
+/** Wall time of `strata --version`: the fixed cost of starting the CLI (Node, tsx, module loading). */
+async function cliStartSeconds(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await runChild([join(repoRoot, 'bin', 'strata.js'), '--version']);
+    if (r.code !== 0) throw new Error(`strata --version failed: ${r.stderr}`);
+    times.push(r.wallMs / 1000);
+  }
+  return median(times);
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const m = machine();
+say(`audit-verify benchmark${flags.quick ? ' (--quick)' : ''}: strata audit verify over ${int(EVENTS)} events`);
+say(describeMachine(m));
+say(`load average at start: ${loadavg().map((x) => fix(x)).join(' ')} (other work on the machine inflates the figures)`);
+say(`anchor: issue 2 targets verifying 1,000,000 events in < ${TARGET_SECONDS} s`);
+
+const g = await generate();
+try {
+  const fileMiB = statSync(g.events).size / 2 ** 20;
+  say(`generated ${int(EVENTS)} entries (mean ${int(g.meanEntryBytes)} bytes each without leafHash, export ${fix(fileMiB, 1)} MiB) in ${fix(g.seconds, 1)} s — not measured`);
+  say('');
+
+  const runs: CliRun[] = [];
+  for (let i = 0; i < 0; i++) {
+    const r = await verifyCli(g, g.events);
+    if (r.exitCode !== 0 || !r.stdout.includes(`audit log verified: ${EVENTS} entries`)) {
+      throw new Error(`strata audit verify failed on the untouched export (exit ${String(r.exitCode)}):\n${r.stdout}${r.stderr}`);
+    }
+    runs.push(r);
+  }
+  const wall = runs.map((r) => r.wallSeconds);
+  const startSeconds = await cliStartSeconds();
+  const rss = runs.map((r) => r.peakRssMiB).filter((x): x is number => x !== null);
+  const cliSeconds = median(wall);
+  // Under --quick, project to the anchor's size: the start-up cost once, the rest scaled.
+  const per1M = (s: number): number => (EVENTS === 1_000_000 ? s : startSeconds + ((s - startSeconds) * 1_000_000) / EVENTS);
+  const ip = await inProcess(g);
+  if (!ip.ok || ip.checked !== EVENTS) throw new Error('in-process verifyAuditLog did not verify the untouched export');
+  const selfRss = process.resourceUsage().maxRSS / 1024;
+
+  const bad = await verifyCli(g, g.tampered, ['--json']);
+  let badSeq: number | undefined;
+  try {
+    badSeq = (JSON.parse(bad.stdout) as { seq?: number }).seq;
+  } catch {
+    badSeq = undefined;
+  }
+  const tamperDetected = bad.exitCode !== 0 && badSeq === TAMPERED_SEQ && bad.stderr.includes(`entry ${TAMPERED_SEQ}:`);
+
+  say(`CLI  strata audit verify (child process, wall incl. start)  ${fix(cliSeconds)} s median of ${CLI_RUNS} [${wall.map((w) => fix(w)).join(', ')}]   ${int(EVENTS / cliSeconds)} events/s`);
+  say(`     peak RSS ${rss.length > 0 ? `${fix(Math.max(...rss), 0)} MiB` : 'n/a (no /usr/bin/time)'}`);
+  say(`     of which CLI start-up (median wall of \`strata --version\`) ${fix(startSeconds)} s`);
+  say(`     target < ${TARGET_SECONDS} s per 1,000,000 events: ${fix(per1M(cliSeconds))} s per 1M${flags.quick ? ' (projected from --quick)' : ''} = ${fix(per1M(cliSeconds) / TARGET_SECONDS)}× the budget — ${per1M(cliSeconds) < TARGET_SECONDS ? 'MET' : 'MISSED'}`);
+  say(`in-process verifyAuditLog (file → readline → JSON.parse → verify)  ${fix(ip.verifySeconds)} s   ${int(EVENTS / ip.verifySeconds)} events/s`);
+  say(`     of which reading + JSON.parse alone (the floor for this reader)  ${fix(ip.readParseSeconds)} s   (${fix((ip.readParseSeconds / ip.verifySeconds) * 100, 0)} %)`);
+  say(`     CLI wall minus in-process verify  ${fix(cliSeconds - ip.verifySeconds)} s;  bench process maxRSS ${fix(selfRss, 0)} MiB`);
+  say(
+    `correctness: one byte changed in entry ${int(TAMPERED_SEQ)}'s details → exit ${String(bad.exitCode)}, seq ${String(badSeq)}: ${tamperDetected ? 'DETECTED' : 'NOT DETECTED'}` +
+      `  (${bad.stderr.trim().split('\n').at(-1) ?? ''})`,
+  );
+
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        benchmark: 'audit-verify',
+        quick: flags.quick,
+        machine: m,
+        loadAverageAtStart: loadavg(),
+        events: EVENTS,
+        exportMiB: fileMiB,
+        meanEntryBytes: g.meanEntryBytes,
+        anchor: { seconds: TARGET_SECONDS, events: 1_000_000 },
+        cli: {
+          wallSecondsMedian: cliSeconds,
+          wallSeconds: wall,
+          eventsPerSecond: EVENTS / cliSeconds,
+          startSeconds,
+          secondsPer1M: per1M(cliSeconds),
+          secondsPer1MProjected: EVENTS !== 1_000_000,
+          ratioToTarget: per1M(cliSeconds) / TARGET_SECONDS,
+          peakRssMiB: rss.length > 0 ? Math.max(...rss) : null,
+          met: per1M(cliSeconds) < TARGET_SECONDS,
+        },
+        inProcess: { verifySeconds: ip.verifySeconds, readParseSeconds: ip.readParseSeconds, eventsPerSecond: EVENTS / ip.verifySeconds },
+        tampered: { seq: TAMPERED_SEQ, exitCode: bad.exitCode, reportedSeq: badSeq ?? null, detected: tamperDetected },
+      })}\n`,
+    );
+  }
+  process.exitCode = tamperDetected ? 0 : 1;
+} finally {
+  process.stderr.write(`KEPT ${g.dir}\n`);
+}
