@@ -13,7 +13,7 @@ import {
 } from 'node:crypto';
 import { link, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StrataError, badRequest, conflict } from '../../kernel/errors.ts';
+import { StrataError, badRequest, conflict } from '../../kernel/index.ts';
 import { canonicalJson, isIsoTime } from './entry.ts';
 import { isHashHex, sha256Hex } from './merkle.ts';
 

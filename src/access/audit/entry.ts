@@ -2,7 +2,7 @@
 // exactly the fields of `AuditEntry`, serialised as RFC 8785 (JCS) canonical JSON, so any party can
 // recompute it from a stored row without our code (research/security-reliability.md §1.2 P2).
 
-import { badRequest } from '../../kernel/errors.ts';
+import { badRequest } from '../../kernel/index.ts';
 import { isHashHex, leafHashHexOfString, sha256Hex } from './merkle.ts';
 
 /** One audit event. Format version 1; `seq` is the 0-based, gapless Merkle leaf index. */

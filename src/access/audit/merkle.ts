@@ -10,7 +10,7 @@
 // than 32-bit bitwise operators, so it stays exact up to Number.MAX_SAFE_INTEGER leaves.
 
 import * as nodeCrypto from 'node:crypto';
-import { badRequest } from '../../kernel/errors.ts';
+import { badRequest } from '../../kernel/index.ts';
 
 /** Length in bytes of a SHA-256 digest, the only hash this tree uses. */
 export const HASH_SIZE = 32;

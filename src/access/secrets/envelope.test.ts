@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { isStrataError } from '../../kernel/errors.ts';
+import { isStrataError } from '../../kernel/index.ts';
 import { Keyring, UNDECRYPTABLE_MESSAGE, open, rewrap, rotate, seal, setMinDecryptionVersion } from './index.ts';
 import type { SealedInput, SealedValue, SecretContext } from './index.ts';
 

@@ -23,7 +23,7 @@
 //   wrappedKey = "v1:<kekVersion>:<iv>:<tag>:<wrapped DEK>"
 //   ciphertext = "v1:<iv>:<tag>:<ct>"
 import { randomBytes } from 'node:crypto';
-import { StrataError } from '../../kernel/errors.ts';
+import { StrataError } from '../../kernel/index.ts';
 import { AES256_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES, gcmDecrypt, gcmEncrypt } from './gcm.ts';
 import type { Keyring } from './keyring.ts';
 

@@ -10,7 +10,7 @@
 // later majors) — but our floor is Node 20, where it still works. So we pass `authTagLength: 16` on
 // both sides AND check every length before touching the cipher.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { StrataError } from '../../kernel/errors.ts';
+import { StrataError } from '../../kernel/index.ts';
 
 export const AES256_KEY_BYTES = 32;
 /** 96-bit IVs: the only length SP 800-38D §8.2 lets GCM use without GHASH-derived counters. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, inspect } from 'node:util';
-import { isStrataError } from '../../kernel/errors.ts';
+import { isStrataError } from '../../kernel/index.ts';
 import {
   KEYRING_FORMAT,
   Keyring,

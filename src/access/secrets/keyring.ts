@@ -33,7 +33,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { inspect } from 'node:util';
-import { StrataError } from '../../kernel/errors.ts';
+import { StrataError } from '../../kernel/index.ts';
 
 /** Length of every KEK: AES-256. */
 export const MASTER_KEY_BYTES = 32;
