@@ -13,9 +13,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['kernel'],
   blobs: ['kernel'],
   access: ['kernel', 'store', 'blobs'],
+  compute: ['kernel', 'store', 'blobs', 'access'],
+  jobs: ['kernel', 'store', 'blobs', 'access', 'compute'],
   sdk: ['kernel'],
-  api: ['kernel', 'store', 'blobs', 'access', 'sdk'],
-  cli: ['kernel', 'sdk', 'api', 'access'],
+  // The agent talks to the server only through the SDK; it may use pure helpers of compute (carbon signal types).
+  agent: ['kernel', 'sdk', 'jobs', 'compute'],
+  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'jobs', 'sdk', 'agent'],
+  cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent'],
 };
 
 function walk(dir: string, out: string[] = []): string[] {
