@@ -11,6 +11,8 @@ import { audit as auditCore } from '../src/access/index.ts';
 
 type Json = Record<string, unknown>;
 const PUBLIC_ROUTES = ['GET /healthz', 'GET /metrics', 'GET /openapi.json'];
+/** Written as a secret value before every other test; must never leak (research §3, redaction). */
+const SUITE_CANARY = 'SUITE-CANARY-3b1d0f9e';
 
 async function auditSize(tp: TestPlatform): Promise<number> {
   return tp.platform.audit.size();
@@ -44,9 +46,18 @@ for (const kind of databaseKinds) {
       assert.equal((await tp.call('PUT', '/api/v1/teams/team-b/members/carol', { body: { role: 'admin' } })).status, 200);
       assert.equal((await tp.call('PUT', '/api/v1/projects/a1/secrets/db-password', { body: { value: 'pw-a1' } })).status, 200);
       assert.equal((await tp.call('PUT', '/api/v1/projects/b1/secrets/db-password', { body: { value: 'pw-b1' } })).status, 200);
+      assert.equal((await tp.call('PUT', '/api/v1/projects/a1/secrets/suite-canary', { body: { value: SUITE_CANARY } })).status, 200);
     });
     after(async () => {
-      await tp.close();
+      // The whole suite ran with a canary secret stored: no log line and no response may contain it
+      // (nobody revealed it), and neither may any token secret appear in a log line.
+      try {
+        assert.deepEqual(tp.logs.filter((l) => l.includes(SUITE_CANARY)), []);
+        assert.deepEqual(tp.responses.filter((r) => r.text.includes(SUITE_CANARY)).map((r) => `${r.method} ${r.url}`), []);
+        for (const t of [tp.adminToken, alice, bob, carol, mallory]) assert.ok(!tp.logs.some((l) => l.includes(t)), 'a token appeared in the logs');
+      } finally {
+        await tp.close();
+      }
     });
 
     test('every registered route has an authorisation decision; only the known public ones are public', async () => {

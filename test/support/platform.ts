@@ -22,6 +22,8 @@ export interface TestPlatform {
   readonly adminToken: string;
   /** Every log line the server wrote (for redaction checks). */
   readonly logs: string[];
+  /** Every response: method, url and body text (for redaction checks). */
+  readonly responses: { readonly method: string; readonly url: string; readonly text: string }[];
   call(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
   /** Creates a user and returns a token for it. */
   user(name: string): Promise<string>;
@@ -32,6 +34,7 @@ export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clo
   const db = await freshDatabase(kind);
   const home = mkdtempSync(join(tmpdir(), 'strata-home-'));
   const logs: string[] = [];
+  const responses: { method: string; url: string; text: string }[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
       logs.push(chunk.toString('utf8'));
@@ -61,6 +64,7 @@ export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clo
     else if (o.body !== undefined) payload = JSON.stringify(o.body);
     if (payload !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
     const r = await platform.app.fastify.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
+    responses.push({ method, url, text: r.body });
     let body: unknown = r.body;
     try {
       body = r.body === '' ? undefined : JSON.parse(r.body);
@@ -74,6 +78,7 @@ export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clo
     platform,
     adminToken,
     logs,
+    responses,
     call,
     async user(name) {
       const c = await call('POST', '/api/v1/users', { body: { name } });
