@@ -5,7 +5,7 @@ import { POLICY, authorize, mayGrant, effectiveRole } from './authorize.ts';
 import type { Action } from './authorize.ts';
 import type { Principal, Resource, RoleBinding } from './model.ts';
 import { ROLES, roleRank } from './model.ts';
-import type { PrincipalId, ProjectId, TeamId } from '../kernel/index.ts';
+import type { NodeId, PrincipalId, ProjectId, TeamId } from '../kernel/index.ts';
 
 const team: Resource = { kind: 'team', teamId: 't1' as TeamId, name: 'ml' };
 const otherTeam: Resource = { kind: 'team', teamId: 't2' as TeamId, name: 'other' };
@@ -17,8 +17,8 @@ const who = (bindings: RoleBinding[], platformAdmin = false): Principal => ({ id
 
 test('every action in the policy names a resource kind and a requirement', () => {
   for (const [action, rule] of Object.entries(POLICY)) {
-    assert.ok(['platform', 'team', 'project', 'principal'].includes(rule.on), action);
-    assert.ok(['authenticated', 'platform-admin', 'self', ...ROLES].includes(rule.need), action);
+    assert.ok(['platform', 'team', 'project', 'principal', 'node'].includes(rule.on), action);
+    assert.ok(['authenticated', 'platform-admin', 'self', 'node', 'node-self', ...ROLES].includes(rule.need), action);
   }
 });
 
@@ -92,4 +92,22 @@ test('nobody grants a role above their own (escalation guard)', () => {
     }
   }
   assert.equal(mayGrant(who([], true), 'admin', otherProject).allow, true);
+});
+
+test('agent actions need a node identity; node identities can do nothing else', () => {
+  const node: Principal = { id: 'n1' as PrincipalId, kind: 'node', name: 'gpu-01', platformAdmin: false, bindings: [], tokenId: null };
+  const mine: Resource = { kind: 'node', nodeId: 'node_1' as NodeId, principalId: 'n1' as PrincipalId };
+  const theirs: Resource = { kind: 'node', nodeId: 'node_2' as NodeId, principalId: 'n2' as PrincipalId };
+  assert.equal(authorize(node, 'agent.register', { kind: 'platform' }).allow, true);
+  assert.equal(authorize(node, 'agent.work', mine).allow, true);
+  const other = authorize(node, 'agent.work', theirs);
+  assert.equal(other.allow, false);
+  // Users — even platform admins — cannot act as agents, and agents cannot act as users.
+  assert.equal(authorize(who([], true), 'agent.register', { kind: 'platform' }).allow, false);
+  assert.equal(authorize(who([], true), 'agent.work', mine).allow, false);
+  for (const [action, rule] of Object.entries(POLICY) as [Action, (typeof POLICY)[Action]][]) {
+    if (rule.need === 'node' || rule.need === 'node-self') continue;
+    const r: Resource = rule.on === 'project' ? project : rule.on === 'team' ? team : rule.on === 'node' ? mine : rule.on === 'principal' ? { kind: 'principal', principalId: 'n1' as PrincipalId } : { kind: 'platform' };
+    assert.equal(authorize({ ...node, platformAdmin: true }, action, r).allow, false, `node token used for ${action}`);
+  }
 });

@@ -33,8 +33,23 @@ export const POLICY = {
   'token.create': { on: 'principal', need: 'self' },
   'token.revoke': { on: 'principal', need: 'self' },
   'audit.read': { on: 'platform', need: 'platform-admin' },
+  'job.list': { on: 'project', need: 'viewer' },
+  'job.read': { on: 'project', need: 'viewer' },
+  'job.submit': { on: 'project', need: 'editor' },
+  'job.cancel': { on: 'project', need: 'editor' },
+  'node.list': { on: 'platform', need: 'authenticated' },
+  'node.create': { on: 'platform', need: 'platform-admin' },
+  'node.drain': { on: 'platform', need: 'platform-admin' },
+  'agent.register': { on: 'platform', need: 'node' },
+  'agent.work': { on: 'node', need: 'node-self' },
   'audit.checkpoint': { on: 'platform', need: 'platform-admin' },
-} as const satisfies Record<string, { on: Resource['kind']; need: Role | 'authenticated' | 'platform-admin' | 'self' }>;
+} as const satisfies Record<string, { on: Resource['kind']; need: Need }>;
+
+/**
+ * `node`: only node identities (agents); `node-self`: the node identity that registered the node.
+ * Node identities may do nothing else, and user tokens may not do agent work.
+ */
+type Need = Role | 'authenticated' | 'platform-admin' | 'self' | 'node' | 'node-self';
 
 export type Action = keyof typeof POLICY;
 
@@ -66,6 +81,8 @@ export function canSee(p: Principal, r: Resource): boolean {
       return true;
     case 'principal':
       return r.principalId === p.id;
+    case 'node':
+      return r.principalId === p.id;
     case 'team':
       // A member of any project in the team can see the team's name: callers pass such bindings in.
       return effectiveRole(p, r) !== null || p.bindings.some((b) => b.scopeKind === 'team' && b.scopeId === r.teamId);
@@ -78,12 +95,21 @@ const ALLOW: Decision = { allow: true };
 
 /** Decides whether `p` may perform `action` on `r`. Deny by default. */
 export function authorize(p: Principal, action: Action, r: Resource): Decision {
-  const rule: { on: Resource['kind']; need: Role | 'authenticated' | 'platform-admin' | 'self' } = POLICY[action];
+  const rule: { on: Resource['kind']; need: Need } = POLICY[action];
   if (rule.on !== r.kind) {
     return { allow: false, reason: `action ${action} does not apply to a ${r.kind}`, hide: false };
   }
+  // Agent routes refuse user tokens and user routes refuse node tokens — platform admins included.
+  const agentAction = rule.need === 'node' || rule.need === 'node-self';
+  if (agentAction !== (p.kind === 'node')) {
+    return { allow: false, reason: agentAction ? `${action} is for agents: use a node token` : `node tokens may only be used by agents, not for ${action}`, hide: false };
+  }
   if (p.platformAdmin) return ALLOW;
   switch (rule.need) {
+    case 'node':
+      return ALLOW;
+    case 'node-self':
+      return r.kind === 'node' && r.principalId === p.id ? ALLOW : { allow: false, reason: `${action}: this node belongs to another agent`, hide: true };
     case 'authenticated':
       return ALLOW;
     case 'platform-admin':

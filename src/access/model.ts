@@ -1,5 +1,5 @@
 // Access model: who (principals), on what (resources), may do which action, by which role.
-import type { PrincipalId, ProjectId, TeamId } from '../kernel/index.ts';
+import type { NodeId, PrincipalId, ProjectId, TeamId } from '../kernel/index.ts';
 
 export const ROLES = ['viewer', 'editor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,7 +31,9 @@ export type Resource =
   | { readonly kind: 'platform' }
   | { readonly kind: 'team'; readonly teamId: TeamId; readonly name: string }
   | { readonly kind: 'project'; readonly projectId: ProjectId; readonly teamId: TeamId; readonly name: string }
-  | { readonly kind: 'principal'; readonly principalId: PrincipalId };
+  | { readonly kind: 'principal'; readonly principalId: PrincipalId }
+  /** A registered machine; `principalId` is the node identity that registered it. */
+  | { readonly kind: 'node'; readonly nodeId: NodeId; readonly principalId: PrincipalId };
 
 export function roleRank(role: Role): number {
   return ROLES.indexOf(role);
@@ -57,5 +59,7 @@ export function resourceKey(r: Resource): string {
       return `project/${r.projectId}`;
     case 'principal':
       return `principal/${r.principalId}`;
+    case 'node':
+      return `node/${r.nodeId}`;
   }
 }

@@ -11,6 +11,9 @@ export type PrincipalId = Brand<string, 'PrincipalId'>;
 export type TokenId = Brand<string, 'TokenId'>;
 export type BindingId = Brand<string, 'BindingId'>;
 export type RequestId = Brand<string, 'RequestId'>;
+export type JobId = Brand<string, 'JobId'>;
+export type AttemptId = Brand<string, 'AttemptId'>;
+export type NodeId = Brand<string, 'NodeId'>;
 
 export const ID_PREFIX = {
   team: 'team',
@@ -19,6 +22,9 @@ export const ID_PREFIX = {
   token: 'tok',
   binding: 'rb',
   request: 'req',
+  job: 'job',
+  attempt: 'att',
+  node: 'node',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 
@@ -29,6 +35,9 @@ interface IdOf {
   token: TokenId;
   binding: BindingId;
   request: RequestId;
+  job: JobId;
+  attempt: AttemptId;
+  node: NodeId;
 }
 
 /** Generates ids; injected so tests and the simulator can be deterministic. */

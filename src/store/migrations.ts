@@ -113,9 +113,90 @@ function spine(dialect: DialectName): Migration {
   };
 }
 
+function jobs(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('nodes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('principal_id', 'text', (c) => c.notNull().references('principals.id'))
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('pool', 'text', (c) => c.notNull())
+        .addColumn('capacity', 'text', (c) => c.notNull())
+        .addColumn('labels', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('registered_at', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+        .addColumn('agent_version', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('priority', 'integer', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('node_id', 'text')
+        .addColumn('next_run_at', 'text', (c) => c.notNull())
+        .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('jobs_state_next').on('jobs').columns(['state', 'next_run_at']).execute();
+      await db.schema.createIndex('jobs_project').on('jobs').columns(['project_id', 'created_at']).execute();
+      await db.schema.createIndex('jobs_node_state').on('jobs').columns(['node_id', 'state']).execute();
+      await db.schema
+        .createTable('attempts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('node_id', 'text', (c) => c.notNull())
+        .addColumn('lease_token', 'text', (c) => c.notNull())
+        .addColumn('lease_expires_at', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('exit_code', 'integer')
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('usage', 'text', (c) => c.notNull())
+        .addUniqueConstraint('attempts_job_number', ['job_id', 'number'])
+        .execute();
+      await db.schema.createIndex('attempts_state_lease').on('attempts').columns(['state', 'lease_expires_at']).execute();
+      await db.schema
+        .createTable('job_logs')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('stream', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_logs_pk', ['job_id', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('job_events')
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('from_state', 'text', (c) => c.notNull())
+        .addColumn('to_state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_events_pk', ['job_id', 'seq'])
+        .execute();
+    },
+  };
+}
+
 /** All migrations in order. Names sort lexically. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect) }),
+    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs() }),
   };
 }

@@ -81,7 +81,79 @@ export interface SecretsTable {
   destroyed_at: string | null;
 }
 
+export interface NodesTable {
+  id: string;
+  name: string;
+  principal_id: string;
+  region: string;
+  pool: string;
+  capacity: string; // JSON NodeCapacity
+  labels: string; // JSON
+  state: string; // 'ready' | 'draining' | 'lost'
+  registered_at: string;
+  heartbeat_at: string;
+  agent_version: string;
+}
+
+export interface JobsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  spec: string; // JSON JobSpec
+  state: string;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  node_id: string | null;
+  next_run_at: string;
+  cancel_requested: number;
+  reason: string;
+  exit_code: number | null;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface AttemptsTable {
+  id: string;
+  job_id: string;
+  number: number;
+  node_id: string;
+  lease_token: string;
+  lease_expires_at: string;
+  state: string; // 'running' | 'succeeded' | 'failed' | 'lost' | 'cancelled' | 'preempted'
+  started_at: string;
+  ended_at: string | null;
+  exit_code: number | null;
+  reason: string;
+  usage: string; // JSON: cpu seconds, peak memory, energy, carbon
+}
+
+export interface JobLogsTable {
+  job_id: string;
+  seq: number;
+  attempt: number;
+  time: string;
+  stream: string; // 'stdout' | 'stderr' | 'system'
+  data: string;
+}
+
+export interface JobEventsTable {
+  job_id: string;
+  seq: number;
+  time: string;
+  from_state: string;
+  to_state: string;
+  reason: string;
+}
+
 export interface Database {
+  nodes: NodesTable;
+  jobs: JobsTable;
+  attempts: AttemptsTable;
+  job_logs: JobLogsTable;
+  job_events: JobEventsTable;
   strata_meta: MetaTable;
   teams: TeamsTable;
   projects: ProjectsTable;
