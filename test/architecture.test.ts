@@ -14,11 +14,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   blobs: ['kernel'],
   access: ['kernel', 'store', 'blobs'],
   compute: ['kernel', 'store', 'blobs', 'access'],
-  jobs: ['kernel', 'store', 'blobs', 'access', 'compute'],
+  scheduler: ['kernel'],
+  jobs: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler'],
   sdk: ['kernel'],
   // The agent talks to the server only through the SDK; it may use pure helpers of compute (carbon signal types).
   agent: ['kernel', 'sdk', 'jobs', 'compute'],
-  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'jobs', 'sdk', 'agent'],
+  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler', 'jobs', 'sdk', 'agent'],
   cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent'],
 };
 

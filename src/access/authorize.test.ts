@@ -107,7 +107,8 @@ test('agent actions need a node identity; node identities can do nothing else', 
   assert.equal(authorize(who([], true), 'agent.work', mine).allow, false);
   for (const [action, rule] of Object.entries(POLICY) as [Action, (typeof POLICY)[Action]][]) {
     if (rule.need === 'node' || rule.need === 'node-self') continue;
-    const r: Resource = rule.on === 'project' ? project : rule.on === 'team' ? team : rule.on === 'node' ? mine : rule.on === 'principal' ? { kind: 'principal', principalId: 'n1' as PrincipalId } : { kind: 'platform' };
+    const on: string = rule.on;
+    const r: Resource = on === 'project' ? project : on === 'team' ? team : on === 'principal' ? { kind: 'principal', principalId: 'n1' as PrincipalId } : { kind: 'platform' };
     assert.equal(authorize({ ...node, platformAdmin: true }, action, r).allow, false, `node token used for ${action}`);
   }
 });

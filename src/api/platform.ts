@@ -9,6 +9,10 @@ import { loadOrCreateSigningKey } from '../access/audit/index.ts';
 import { loadKeyring } from '../access/secrets/index.ts';
 import type { Clock, IdGenerator } from '../kernel/index.ts';
 import { randomIds, systemClock } from '../kernel/index.ts';
+import { loadComputeConfig } from '../compute/index.ts';
+import type { ComputeConfig } from '../compute/index.ts';
+import { JobService, jobRoutes, startControllers } from '../jobs/index.ts';
+import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
 import { buildApp } from './app.ts';
@@ -25,6 +29,11 @@ export interface PlatformConfig {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly bodyLimit?: number;
   readonly sqliteSync?: 'normal' | 'full';
+  /** Regions and pools file (YAML/JSON); default: one region `local` with one CPU pool. */
+  readonly computeConfigPath?: string;
+  /** Run the placement and lease-rescue loops (default true). */
+  readonly controllers?: boolean;
+  readonly leaseSeconds?: number;
 }
 
 export interface Platform {
@@ -33,10 +42,14 @@ export interface Platform {
   readonly access: AccessService;
   readonly audit: AuditLog;
   readonly secrets: SecretsService;
+  readonly jobs: JobService;
+  readonly compute: ComputeConfig;
   readonly app: StrataApp;
   /** Set on the first start only: the platform-admin token, to show once. */
   readonly bootstrapToken: string | null;
-  readonly paths: { readonly home: string; readonly blobs: string; readonly checkpoints: string; readonly adminToken: string; readonly publicKey: string };
+  readonly paths: { readonly home: string; readonly blobs: string; readonly checkpoints: string; readonly adminToken: string; readonly publicKey: string; readonly work: string };
+  /** Registers something to stop before the platform closes (e.g. the local agent). */
+  onClose(fn: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +63,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     checkpoints: join(home, 'checkpoints'),
     adminToken: join(home, 'admin.token'),
     publicKey: join(home, 'audit-signing.pub'),
+    work: join(home, 'work'),
   };
   mkdirSync(home, { recursive: true, mode: 0o700 });
   mkdirSync(paths.blobs, { recursive: true });
@@ -58,11 +72,13 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
   const ids = config.ids ?? randomIds;
   const { keyring, source } = loadKeyring({ home, generate: true, ...(config.env === undefined ? {} : { env: config.env }) });
   const signingKey = await loadOrCreateSigningKey(home);
+  const compute = loadComputeConfig(config.computeConfigPath);
   const store = await openStore({ url: config.databaseUrl ?? join(home, 'strata.db'), ...(config.sqliteSync === undefined ? {} : { sqliteSync: config.sqliteSync }) });
   try {
     const audit = new AuditLog(store, clock, paths.checkpoints, signingKey);
     const access = new AccessService(store, audit, ids, clock);
     const secrets = new SecretsService(store, audit, clock, keyring, source);
+    const jobs = new JobService(store, audit, secrets, compute, ids, clock, config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds });
     const boot = await access.bootstrap();
     if (boot !== null) {
       writeFileSync(paths.adminToken, `${boot.token}\n`, { mode: 0o600 });
@@ -73,7 +89,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: accessRoutes({ access, audit, secrets }),
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
@@ -81,16 +97,27 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await sql`select 1`.execute(store.db);
       },
     });
+    const logger = config.logger === undefined || config.logger === false ? undefined : config.logger;
+    const controllers: Controllers | undefined =
+      config.controllers === false ? undefined : startControllers(jobs, { onError: (what, e) => logger?.error({ err: e }, `${what} loop failed`) });
+    const closers: (() => Promise<void>)[] = [];
     return {
       config,
       store,
       access,
       audit,
       secrets,
+      jobs,
+      compute,
       app,
       bootstrapToken: boot?.token ?? null,
       paths,
+      onClose(fn: () => Promise<void>) {
+        closers.push(fn);
+      },
       async close() {
+        for (const fn of closers.reverse()) await fn().catch(() => undefined);
+        await controllers?.stop();
         await app.fastify.close();
         await audit.checkpointIfGrown().catch(() => undefined);
         await store.close();

@@ -3,6 +3,7 @@
 // and on shutdown.
 import pino from 'pino';
 import { createPlatform } from './platform.ts';
+import { startLocalAgent } from './local-agent.ts';
 import type { Platform } from './platform.ts';
 import { redactUrl } from '../store/index.ts';
 
@@ -14,6 +15,9 @@ export interface ServerOptions {
   readonly logLevel: string;
   readonly checkpointSeconds: number;
   readonly sqliteSync?: 'normal' | 'full';
+  /** Start an in-process agent for this machine (default true). */
+  readonly localAgent?: boolean;
+  readonly computeConfigPath?: string;
 }
 
 export interface RunningServer {
@@ -32,12 +36,18 @@ export async function startServer(opts: ServerOptions, out: (line: string) => vo
     logger,
     ...(opts.databaseUrl === undefined ? {} : { databaseUrl: opts.databaseUrl }),
     ...(opts.sqliteSync === undefined ? {} : { sqliteSync: opts.sqliteSync }),
+    ...(opts.computeConfigPath === undefined ? {} : { computeConfigPath: opts.computeConfigPath }),
   });
   const address = await platform.app.fastify.listen({ host: opts.host, port: opts.port });
   const url = address.replace('[::1]', 'localhost');
   out(`Strata ${'0.1.0'} control plane listening on ${url}`);
   out(`  home:     ${platform.paths.home}`);
   out(`  database: ${opts.databaseUrl === undefined ? `${platform.paths.home}/strata.db (SQLite)` : redactUrl(opts.databaseUrl)}`);
+  out(`  regions:  ${platform.compute.regions.map((r) => r.name).join(', ')} (${platform.compute.pools.length} pools)`);
+  if (opts.localAgent !== false) {
+    const agent = await startLocalAgent(platform, url, { log: (m) => logger.warn(m) });
+    out(`  agent:    local agent ${agent.nodeId ?? ''} registered`);
+  }
   if (platform.bootstrapToken !== null) {
     out('');
     out('First start: created platform administrator "admin", team "default" and project "default".');

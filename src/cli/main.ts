@@ -5,6 +5,7 @@ import { StrataApiError } from '../sdk/index.ts';
 import { isStrataError } from '../kernel/index.ts';
 import { registerAccess } from './access.ts';
 import { registerAudit } from './audit.ts';
+import { registerJobs } from './jobs.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerServer } from './server.ts';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerServer(program);
   registerAccess(program);
+  registerJobs(program);
   registerSecrets(program);
   registerAudit(program);
   return program;

@@ -35,7 +35,7 @@ export class StrataClient {
   }
 
   /** Sends one request; resolves to the parsed JSON (or text) body, rejects with StrataApiError. */
-  async request<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<T> {
+  async request<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -43,7 +43,7 @@ export class StrataClient {
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { method, headers, ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }) });
+      res = await this.fetchImpl(url, { method, headers, ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }), ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new StrataApiError(0, 'unavailable', `cannot reach the Strata server at ${this.server}${cause === undefined ? '' : ` (${cause})`}: is \`strata server\` running?`);
@@ -61,8 +61,8 @@ export class StrataClient {
   get<T = unknown>(path: string, query?: Query): Promise<T> {
     return this.request<T>('GET', path, query === undefined ? {} : { query });
   }
-  post<T = unknown>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('POST', path, { body: body ?? {} });
+  post<T = unknown>(path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('POST', path, { body: body ?? {}, ...(signal === undefined ? {} : { signal }) });
   }
   put<T = unknown>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, { body });

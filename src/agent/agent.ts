@@ -1,0 +1,187 @@
+// The agent: registers its machine, long-polls the server for attempts placed on it, runs each
+// through an executor, heartbeats the lease, streams logs, and reports the end with measured usage
+// and energy. It speaks to the server only through the SDK, over HTTP — the in-process local agent
+// of `strata server` is the same code on a loopback connection.
+//
+// Fencing: when the server answers that a lease is lost (409 lease_lost), the agent stops the
+// process and discards its result — a stale holder never reports.
+import type { Clock } from '../kernel/index.ts';
+import { systemClock } from '../kernel/index.ts';
+import type { AttemptUsage, LeasedAttempt, NodeCapacity, NodeInfo } from '../jobs/index.ts';
+import type { StrataClient } from '../sdk/index.ts';
+import { StrataApiError, seg } from '../sdk/index.ts';
+import { EnergyMeter, systemEnergyReaders } from './energy.ts';
+import { startProcess } from './executors/process.ts';
+import type { RunningProcess } from './executors/process.ts';
+
+export interface AgentOptions {
+  readonly client: StrataClient;
+  readonly name: string;
+  readonly region: string;
+  readonly pool: string;
+  readonly capacity: NodeCapacity;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly workRoot: string;
+  readonly clock?: Clock;
+  /** Seconds between SIGTERM and SIGKILL when stopping a process. */
+  readonly graceSeconds?: number;
+  /** How long one lease request waits for work. */
+  readonly pollSeconds?: number;
+  readonly log?: (msg: string) => void;
+  readonly version?: string;
+}
+
+interface Running {
+  readonly attempt: LeasedAttempt;
+  readonly proc: RunningProcess;
+  lost: boolean;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const isLeaseLost = (e: unknown): boolean => e instanceof StrataApiError && e.status === 409 && e.details['code'] === 'lease_lost';
+
+export class Agent {
+  private node: NodeInfo | undefined;
+  private readonly running = new Map<string, Running>();
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly log: (msg: string) => void;
+
+  constructor(private readonly o: AgentOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log ?? ((m) => process.stderr.write(`agent ${o.name}: ${m}\n`));
+  }
+
+  get nodeId(): string | undefined {
+    return this.node?.id;
+  }
+
+  /** Registers and starts claiming work. */
+  async start(): Promise<NodeInfo> {
+    this.node = await this.o.client.post<NodeInfo>('/api/v1/agent/register', {
+      name: this.o.name, region: this.o.region, pool: this.o.pool, capacity: this.o.capacity, labels: this.o.labels ?? {}, version: this.o.version ?? '0.1.0',
+    });
+    this.loop = this.claimLoop();
+    return this.node;
+  }
+
+  private async claimLoop(): Promise<void> {
+    const node = this.node as NodeInfo;
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        const r = await this.o.client.post<{ attempts: LeasedAttempt[] }>(`/api/v1/agent/nodes/${seg(node.id)}/lease`, { max: 16, waitSeconds: this.o.pollSeconds ?? 10 }, this.abort.signal);
+        failures = 0;
+        for (const a of r.attempts) this.run(a);
+      } catch (e) {
+        failures += 1;
+        if (this.stopping) break;
+        this.log(`lease request failed (${(e as Error).message}); retrying`);
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private run(attempt: LeasedAttempt): void {
+    const node = this.node as NodeInfo;
+    const base = `/api/v1/agent/nodes/${seg(node.id)}/attempts/${seg(attempt.attemptId)}`;
+    const token = attempt.leaseToken;
+    let buffer: { stream: 'stdout' | 'stderr' | 'system'; data: string }[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    // Set once the process exists; the log and heartbeat callbacks below only run after that.
+    const holder: { entry?: Running } = {};
+    const markLost = (why: string): void => {
+      const entry = holder.entry;
+      if (entry === undefined || entry.lost) return;
+      entry.lost = true;
+      this.log(`attempt ${attempt.attemptId} of ${attempt.jobId}: ${why}; stopping it`);
+      entry.proc.stop('the lease was lost');
+    };
+    const flush = (): Promise<void> => {
+      flushing = flushing.then(async () => {
+        if (buffer.length === 0 || holder.entry?.lost === true) return;
+        const chunks = buffer;
+        buffer = [];
+        try {
+          await this.o.client.post(`${base}/logs`, { leaseToken: token, chunks });
+        } catch (e) {
+          if (isLeaseLost(e)) markLost('the server says the lease is gone');
+          else this.log(`log upload failed: ${(e as Error).message}`);
+        }
+      });
+      return flushing;
+    };
+    const flushTimer = setInterval(() => void flush(), 100);
+    const meter = new EnergyMeter({ clock: this.clock, readers: systemEnergyReaders({ gpu: false }), cores: Math.max(1, attempt.spec.resources.cpuMillis / 1000), memoryBytes: attempt.spec.resources.memoryBytes, pue: 1 });
+
+    const proc = startProcess(attempt, {
+      workRoot: this.o.workRoot,
+      clock: this.clock,
+      graceSeconds: this.o.graceSeconds ?? 10,
+      onOutput: (stream, data) => {
+        buffer.push({ stream, data });
+        if (buffer.reduce((n, c) => n + c.data.length, 0) > 64 * 1024) void flush();
+      },
+    });
+    const entry: Running = { attempt, proc, lost: false };
+    holder.entry = entry;
+    this.running.set(attempt.attemptId, entry);
+    const meterStarted = meter.start().catch(() => undefined);
+
+    const hb = setInterval(() => {
+      this.o.client
+        .post<{ cancel: boolean }>(`${base}/heartbeat`, { leaseToken: token })
+        .then((r) => {
+          if (r.cancel) proc.stop('cancelled by user');
+        })
+        .catch((e: unknown) => {
+          if (isLeaseLost(e)) markLost('heartbeat refused');
+          else this.log(`heartbeat failed: ${(e as Error).message}`);
+        });
+    }, Math.max(200, (attempt.leaseSeconds * 1000) / 3));
+
+    void proc.done.then(async (result) => {
+      clearInterval(hb);
+      clearInterval(flushTimer);
+      await flush();
+      let usage: AttemptUsage = result.usage;
+      try {
+        await meterStarted;
+        const energy = await meter.stop(result.usage.cpuSeconds === undefined ? {} : { cpuSeconds: result.usage.cpuSeconds });
+        usage = { ...usage, energy: { ...energy } };
+      } catch {
+        // energy is best effort
+      }
+      if (entry.lost) {
+        this.running.delete(attempt.attemptId);
+        return;
+      }
+      for (let i = 0; i < 5; i++) {
+        try {
+          await this.o.client.post(`${base}/complete`, { leaseToken: token, exitCode: result.exitCode, reason: result.reason, usage });
+          break;
+        } catch (e) {
+          if (isLeaseLost(e)) break;
+          await sleep(200 * 2 ** i);
+        }
+      }
+      this.running.delete(attempt.attemptId);
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop claiming, let running attempts finish for `drainSeconds`, then stop
+   * what is left (their completions report the reason, and the server retries them).
+   */
+  async stop(drainSeconds = 10): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    const deadline = this.clock.now() + drainSeconds * 1000;
+    while (this.running.size > 0 && this.clock.now() < deadline) await sleep(50);
+    for (const r of this.running.values()) r.proc.stop('the agent is shutting down');
+    while (this.running.size > 0) await sleep(50);
+    await this.loop?.catch(() => undefined);
+  }
+}

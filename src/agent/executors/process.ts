@@ -1,0 +1,144 @@
+// The process executor: runs one attempt as a real OS process in its own working directory and
+// process group, with a clean environment (no server credentials; only the spec's env and its
+// declared secrets), streams its output, enforces max runtime and cancellation (SIGTERM, then
+// SIGKILL after a grace period) and measures CPU time and peak memory from /proc.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Clock } from '../../kernel/index.ts';
+import type { AttemptUsage, LeasedAttempt } from '../../jobs/index.ts';
+import { gangEnv, jobArgv } from '../../jobs/index.ts';
+
+export interface ProcessResult {
+  readonly exitCode: number | null;
+  readonly reason: string;
+  readonly usage: AttemptUsage;
+}
+
+export interface RunOptions {
+  /** Root under which each attempt gets `<job>/<attempt>/`. */
+  readonly workRoot: string;
+  readonly clock: Clock;
+  readonly onOutput: (stream: 'stdout' | 'stderr' | 'system', data: string) => void;
+  /** Seconds between SIGTERM and SIGKILL. */
+  readonly graceSeconds: number;
+}
+
+export interface RunningProcess {
+  readonly done: Promise<ProcessResult>;
+  /** Asks the process group to stop: SIGTERM now, SIGKILL after the grace period. */
+  stop(reason: string): void;
+  readonly pid: number | undefined;
+}
+
+/** Variables from the agent's own environment that a job may see; nothing else leaks through. */
+const PASS_THROUGH = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+
+function procStat(pid: number): { cpuSeconds: number; rssPeak: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime are fields 14–17 (1-based) → 11–14 after the comm field.
+    const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(fields[i] ?? 0), 0);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    return { cpuSeconds: ticks / 100, rssPeak: hwm === null ? 0 : Number(hwm[1]) * 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Starts the attempt's process. */
+export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningProcess {
+  const { spec } = attempt;
+  const jobDir = join(opts.workRoot, attempt.jobId);
+  const dir = join(jobDir, `attempt-${attempt.number}`);
+  mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
+  for (const f of spec.files) {
+    const p = join(dir, f.path);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, f.content, { mode: f.executable ? 0o755 : 0o644 });
+    if (f.executable) chmodSync(p, 0o755);
+  }
+  const env: Record<string, string> = {};
+  for (const k of PASS_THROUGH) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  Object.assign(env, { HOME: dir, TMPDIR: join(dir, 'tmp'), STRATA_JOB_ID: attempt.jobId, STRATA_ATTEMPT: String(attempt.number), STRATA_PROJECT: attempt.project });
+  Object.assign(env, gangEnv(spec, 0, 1, '127.0.0.1', 29500, 0));
+  if (spec.checkpointDir !== undefined) {
+    // Checkpoints survive attempts on this node; cross-node restore goes through the blob store later.
+    const ckpt = join(jobDir, 'checkpoint');
+    mkdirSync(ckpt, { recursive: true });
+    env['STRATA_CHECKPOINT_DIR'] = ckpt;
+  }
+  Object.assign(env, spec.env, attempt.secretEnv);
+
+  const argv = jobArgv(spec);
+  const started = opts.clock.now();
+  let stopReason: string | null = null;
+  let killTimer: NodeJS.Timeout | undefined;
+  let runtimeTimer: NodeJS.Timeout | undefined;
+  let last = { cpuSeconds: 0, rssPeak: 0 };
+
+  const child = spawn(argv[0] ?? '', argv.slice(1), { cwd: join(dir, spec.workingDir), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid;
+  const sampler = setInterval(() => {
+    if (pid === undefined) return;
+    const s = procStat(pid);
+    if (s !== null) last = { cpuSeconds: Math.max(last.cpuSeconds, s.cpuSeconds), rssPeak: Math.max(last.rssPeak, s.rssPeak) };
+  }, 200);
+  sampler.unref();
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => opts.onOutput('stdout', d));
+  child.stderr.on('data', (d: string) => opts.onOutput('stderr', d));
+
+  const killGroup = (signal: NodeJS.Signals): void => {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const stop = (reason: string): void => {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    opts.onOutput('system', `stopping: ${reason} (SIGTERM; SIGKILL in ${opts.graceSeconds} s)\n`);
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), opts.graceSeconds * 1000);
+    killTimer.unref();
+  };
+  if (spec.maxRuntimeSeconds !== undefined) {
+    runtimeTimer = setTimeout(() => stop(`exceeded maxRuntimeSeconds (${spec.maxRuntimeSeconds} s)`), spec.maxRuntimeSeconds * 1000);
+    runtimeTimer.unref();
+  }
+
+  const done = new Promise<ProcessResult>((resolve) => {
+    let settled = false;
+    const finish = (exitCode: number | null, reason: string): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(sampler);
+      clearTimeout(killTimer);
+      clearTimeout(runtimeTimer);
+      const wallSeconds = (opts.clock.now() - started) / 1000;
+      resolve({ exitCode, reason, usage: { cpuSeconds: last.cpuSeconds, peakMemoryBytes: last.rssPeak, wallSeconds } });
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      const msg = e.code === 'ENOENT' ? `command '${argv[0] ?? ''}' was not found on node (check the spelling, or use an absolute path)` : e.code === 'EACCES' ? `command '${argv[0] ?? ''}' is not executable` : `could not start '${argv[0] ?? ''}': ${e.message}`;
+      opts.onOutput('system', `${msg}\n`);
+      finish(null, msg);
+    });
+    child.on('close', (code, signal) => {
+      // Reap anything the job left running in its process group.
+      killGroup('SIGKILL');
+      if (stopReason !== null) finish(code, stopReason);
+      else if (signal !== null) finish(null, `killed by ${signal}`);
+      else finish(code, code === 0 ? 'exited 0' : `exited with code ${String(code)}`);
+    });
+  });
+  return { done, stop, pid };
+}

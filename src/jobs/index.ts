@@ -1,0 +1,30 @@
+// Jobs: job specifications (parsed and normalised at the edge), resource quantities, and the
+// environment a job's processes get. The lifecycle, leases and executors are added beside these.
+export { parseJobSpec, normaliseJobSpec, jobArgv, jobSpecToInput, JOB_SPEC_LIMITS, JOB_SPEC_DEFAULTS } from './spec.ts';
+export { PRIORITY_CLASSES, ACCELERATOR_KINDS } from './spec-types.ts';
+export type {
+  JobSpec,
+  JobSpecOptions,
+  Resources,
+  AcceleratorKind,
+  AcceleratorRequest,
+  Backoff,
+  InlineFile,
+  SecretRef,
+  PriorityClass,
+} from './spec-types.ts';
+export { DANGEROUS_ENV, DANGEROUS_ENV_PREFIXES, ENV_NAME_RE, GANG_ENV_NAMES, dangerousEnvReason, gangEnv, upperSnake } from './spec-env.ts';
+export type { GangEnv } from './spec-env.ts';
+export { checkRelativePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from './spec-paths.ts';
+export type { PathResult } from './spec-paths.ts';
+export type { SpecProblem } from './spec-problems.ts';
+export { MAX_REPORTED_PROBLEMS } from './spec-problems.ts';
+export { parseCpu, parseMemory, formatCpu, formatMemory, tryParseCpu, tryParseMemory, MAX_CPU_MILLIS, MAX_MEMORY_BYTES } from './quantity.ts';
+export type { QuantityResult } from './quantity.ts';
+export { JobService, backoffSeconds } from './job-service.ts';
+export type { JobServiceOptions } from './job-service.ts';
+export * from './model.ts';
+export { jobRoutes } from './routes.ts';
+export type { JobRoutesDeps } from './routes.ts';
+export { startControllers } from './controllers.ts';
+export type { Controllers, ControllerOptions } from './controllers.ts';

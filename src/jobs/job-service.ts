@@ -1,0 +1,558 @@
+// Jobs over the store: submit (with a feasibility check), placement ticks, fenced leases,
+// heartbeats, log streaming, completion with bounded retries, cancellation and the lease rescuer.
+// Every state change goes through `transition`, which guards on the current state (so concurrent
+// actors cannot both win), records a job event and audits it in the same transaction.
+//
+// Fencing (research §4.3 S3–S5): an attempt's lease token is checked in the WHERE clause of every
+// heartbeat, log write and completion; a stale holder changes nothing and is told to stop.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Actor, AuditLog, Project, SecretsService } from '../access/index.ts';
+import type { CarbonSignal, ComputeConfig, EnergySample } from '../compute/index.ts';
+import { createCarbonSignal, integrateEmissions } from '../compute/index.ts';
+import type { AttemptId, Clock, IdGenerator, JobId, NodeId, PrincipalId } from '../kernel/index.ts';
+import { StrataError, badRequest, notFound } from '../kernel/index.ts';
+import { firstFit, nodeMatches } from '../scheduler/index.ts';
+import type { JobView, NodeView } from '../scheduler/index.ts';
+import type { Store, Tx } from '../store/index.ts';
+import type { AttemptInfo, AttemptUsage, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
+import { PRIORITY_VALUE, isTerminal } from './model.ts';
+import type { JobSpec } from './spec-types.ts';
+
+export interface JobServiceOptions {
+  /** Lease length; agents heartbeat every third of it. */
+  readonly leaseSeconds?: number;
+  /** A node whose last heartbeat is older than this is lost. */
+  readonly nodeTimeoutSeconds?: number;
+  /** Seeded jitter source in [0, 1) for retry backoff (injected for determinism). */
+  readonly jitter?: () => number;
+  /** Carbon signal per region; default: built from the compute config's region signals. */
+  readonly carbonSignals?: ReadonlyMap<string, CarbonSignal>;
+}
+
+const actorId = (a: Actor): string => a.principal?.id ?? 'system';
+const SYSTEM: Actor = { principal: null, requestId: null };
+const MAX_LOG_CHUNK = 256 * 1024;
+
+type JobRow = {
+  id: string; project_id: string; name: string; spec: string; state: string; priority: number; attempts: number; max_attempts: number;
+  node_id: string | null; next_run_at: string; cancel_requested: number; reason: string; exit_code: number | null;
+  created_at: string; created_by: string; updated_at: string; finished_at: string | null;
+};
+
+export class JobService {
+  readonly leaseSeconds: number;
+  private readonly nodeTimeoutMs: number;
+  private readonly jitter: () => number;
+  private readonly carbon: ReadonlyMap<string, CarbonSignal>;
+  /** Wakes long-polling agents when work is placed on their node, and waiters on job changes. */
+  readonly signals = new EventEmitter();
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly secrets: SecretsService,
+    readonly compute: ComputeConfig,
+    private readonly ids: IdGenerator,
+    private readonly clock: Clock,
+    opts: JobServiceOptions = {},
+  ) {
+    this.leaseSeconds = opts.leaseSeconds ?? 30;
+    this.nodeTimeoutMs = (opts.nodeTimeoutSeconds ?? 60) * 1000;
+    this.jitter = opts.jitter ?? (() => 0.5);
+    this.carbon = opts.carbonSignals ?? new Map(compute.regions.map((r) => [r.name, createCarbonSignal(r.carbon)]));
+    this.signals.setMaxListeners(0);
+  }
+
+  private iso(ms = this.clock.now()): string {
+    return new Date(ms).toISOString();
+  }
+
+  // ---- transitions ----------------------------------------------------------------------------
+
+  /** Moves a job from one of `from` to `to`; false when it was not in `from` (someone else won). */
+  private async transition(
+    tx: Tx,
+    jobId: string,
+    projectId: string,
+    from: readonly JobState[],
+    to: JobState,
+    reason: string,
+    actor: Actor,
+    patch: Partial<Pick<JobRow, 'node_id' | 'attempts' | 'next_run_at' | 'exit_code' | 'cancel_requested'>> = {},
+  ): Promise<boolean> {
+    const now = this.iso();
+    const res = await tx
+      .updateTable('jobs')
+      .set({ ...patch, state: to, reason, updated_at: now, ...(isTerminal(to) ? { finished_at: now } : {}) })
+      .where('id', '=', jobId)
+      .where('state', 'in', [...from])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return false;
+    const last = await tx.selectFrom('job_events').select((eb) => eb.fn.max('seq').as('m')).where('job_id', '=', jobId).executeTakeFirst();
+    const seq = last?.m === null || last?.m === undefined ? 1 : Number(last.m) + 1;
+    const prev = from.length === 1 ? (from[0] as string) : from.join('|');
+    await tx.insertInto('job_events').values({ job_id: jobId, seq, time: now, from_state: prev, to_state: to, reason }).execute();
+    await this.audit.append(tx, {
+      actor: actorId(actor),
+      requestId: actor.requestId,
+      action: `job.${to}`,
+      resource: `project/${projectId}/job/${jobId}`,
+      project: projectId,
+      details: { job: jobId, from: prev, to, reason, ...(patch.node_id === undefined || patch.node_id === null ? {} : { node: patch.node_id }) },
+    });
+    this.signals.emit(`job:${jobId}`, to);
+    // New work or freed capacity: the placement loop should look again.
+    if (to === 'queued' || isTerminal(to)) this.signals.emit('kick');
+    return true;
+  }
+
+  // ---- submit, read, cancel ---------------------------------------------------------------------
+
+  /** Refuses a spec no pool in any allowed region could ever run, saying why. */
+  private checkFeasible(spec: JobSpec, nodes: readonly NodeInfo[]): void {
+    if (spec.replicas > 1) {
+      throw badRequest(`replicas: ${spec.replicas} replicas form a gang, which needs the hybrid scheduler; submit replicas: 1 for now`, { field: 'replicas' });
+    }
+    const view = toJobView('x', spec);
+    const regions = new Map(this.compute.regions.map((r) => [r.name, r]));
+    for (const r of spec.regions) if (!regions.has(r)) throw badRequest(`regions: unknown region '${r}'; known regions: ${[...regions.keys()].join(', ')}`, { field: 'regions' });
+    const pools = this.compute.pools.filter((p) => nodeMatches(view, { region: p.region, kind: p.kind, flavor: p.flavor, regionTags: regions.get(p.region)?.dataResidency ?? [] }));
+    if (pools.length === 0) {
+      const want = spec.resources.accelerators === undefined ? 'CPU' : `${spec.resources.accelerators.kind}${spec.resources.accelerators.flavors.length > 0 ? ` (${spec.resources.accelerators.flavors.join(' or ')})` : ''}`;
+      throw badRequest(
+        `no pool can ever run this job: it needs ${want}${spec.regions.length > 0 ? ` in ${spec.regions.join(', ')}` : ''}${spec.dataResidency.length > 0 ? ` with residency ${spec.dataResidency.join(', ')}` : ''}, and the pools are ${this.compute.pools.map((p) => `${p.name} (${p.kind}/${p.flavor} in ${p.region})`).join(', ')}`,
+        { field: 'resources' },
+      );
+    }
+    const poolNames = new Set(pools.map((p) => p.name));
+    const candidates = nodes.filter((n) => poolNames.has(n.pool) && n.state !== 'lost');
+    if (candidates.length > 0) {
+      const fits = candidates.some((n) => n.capacity.cpuMillis >= spec.resources.cpuMillis && n.capacity.memoryBytes >= spec.resources.memoryBytes && n.capacity.devices >= (spec.resources.accelerators?.count ?? 0));
+      if (!fits) {
+        const biggest = candidates.reduce((a, b) => (b.capacity.memoryBytes > a.capacity.memoryBytes ? b : a));
+        throw badRequest(
+          `no node can ever run this job: it asks for ${spec.resources.cpuMillis}m CPU and ${spec.resources.memoryBytes} bytes of memory per replica; the largest matching node (${biggest.name}) has ${biggest.capacity.cpuMillis}m and ${biggest.capacity.memoryBytes} bytes`,
+          { field: 'resources' },
+        );
+      }
+    }
+  }
+
+  async submit(actor: Actor, project: Project, spec: JobSpec): Promise<JobInfo> {
+    this.checkFeasible(spec, await this.nodes());
+    for (const s of spec.secrets) await this.secrets.describe(project, s.name).catch(() => {
+      throw badRequest(`secrets: project '${project.name}' has no secret '${s.name}'; create it with \`strata secrets set ${s.name} -p ${project.name}\``, { field: 'secrets' });
+    });
+    const id = this.ids.next('job');
+    const now = this.iso();
+    await this.store.transaction(async (tx) => {
+      await tx
+        .insertInto('jobs')
+        .values({
+          id, project_id: project.id, name: spec.name, spec: JSON.stringify(spec), state: 'queued', priority: PRIORITY_VALUE[spec.priorityClass],
+          attempts: 0, max_attempts: spec.maxAttempts, node_id: null, next_run_at: now, cancel_requested: 0, reason: 'submitted',
+          exit_code: null, created_at: now, created_by: actorId(actor), updated_at: now, finished_at: null,
+        })
+        .execute();
+      await tx.insertInto('job_events').values({ job_id: id, seq: 1, time: now, from_state: '', to_state: 'queued', reason: 'submitted' }).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.submit', resource: `project/${project.id}/job/${id}`, project: project.id, after: spec, details: { job: id, name: spec.name } });
+    });
+    this.signals.emit('kick');
+    return this.get(project, id);
+  }
+
+  async get(project: Project, id: string): Promise<JobInfo> {
+    const row = await this.store.db.selectFrom('jobs').selectAll().where('id', '=', id).where('project_id', '=', project.id).executeTakeFirst();
+    if (row === undefined) throw notFound('job', id);
+    return toJobInfo(row, project.name);
+  }
+
+  async list(project: Project, opts: { state?: JobState; limit?: number } = {}): Promise<JobInfo[]> {
+    let q = this.store.db.selectFrom('jobs').selectAll().where('project_id', '=', project.id);
+    if (opts.state !== undefined) q = q.where('state', '=', opts.state);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit ?? 100).execute();
+    return rows.map((r) => toJobInfo(r, project.name));
+  }
+
+  async attempts(project: Project, id: string): Promise<AttemptInfo[]> {
+    await this.get(project, id);
+    const rows = await this.store.db
+      .selectFrom('attempts')
+      .leftJoin('nodes', 'nodes.id', 'attempts.node_id')
+      .selectAll('attempts')
+      .select('nodes.name as node_name')
+      .where('job_id', '=', id)
+      .orderBy('number')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id as AttemptId, number: r.number, nodeId: r.node_id as NodeId, node: r.node_name ?? r.node_id, state: r.state as AttemptInfo['state'],
+      startedAt: r.started_at, endedAt: r.ended_at, leaseExpiresAt: r.lease_expires_at, exitCode: r.exit_code, reason: r.reason, usage: JSON.parse(r.usage) as AttemptUsage,
+    }));
+  }
+
+  async events(project: Project, id: string): Promise<JobEvent[]> {
+    await this.get(project, id);
+    const rows = await this.store.db.selectFrom('job_events').selectAll().where('job_id', '=', id).orderBy('seq').execute();
+    return rows.map((r) => ({ seq: r.seq, time: r.time, from: r.from_state, to: r.to_state, reason: r.reason }));
+  }
+
+  async logs(project: Project, id: string, after = 0, limit = 1000): Promise<{ chunks: LogChunk[]; next: number; done: boolean }> {
+    const job = await this.get(project, id);
+    const rows = await this.store.db.selectFrom('job_logs').selectAll().where('job_id', '=', id).where('seq', '>', after).orderBy('seq').limit(limit).execute();
+    const chunks = rows.map((r) => ({ seq: r.seq, attempt: r.attempt, time: r.time, stream: r.stream as LogChunk['stream'], data: r.data }));
+    return { chunks, next: chunks.at(-1)?.seq ?? after, done: isTerminal(job.state) && chunks.length < limit };
+  }
+
+  /** Cancels a job: at once when it has not started, else asks its agent to stop it (SIGTERM, then SIGKILL). */
+  async cancel(actor: Actor, project: Project, id: string): Promise<JobInfo> {
+    const job = await this.get(project, id);
+    if (isTerminal(job.state)) return job;
+    await this.store.transaction(async (tx) => {
+      const done = await this.transition(tx, id, project.id, ['queued', 'admitted', 'placed', 'preempted'], 'cancelled', 'cancelled by user', actor);
+      if (!done) {
+        await tx.updateTable('jobs').set({ cancel_requested: 1, updated_at: this.iso() }).where('id', '=', id).where('state', '=', 'running').execute();
+        await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.cancel-requested', resource: `project/${project.id}/job/${id}`, project: project.id, details: { job: id } });
+      }
+    });
+    const after = await this.get(project, id);
+    if (after.nodeId !== null) this.signals.emit(`node:${after.nodeId}`);
+    return after;
+  }
+
+  // ---- nodes ----------------------------------------------------------------------------------
+
+  async registerNode(principalId: PrincipalId, input: { name: string; region: string; pool: string; capacity: NodeCapacity; labels: Record<string, string>; version: string }): Promise<NodeInfo> {
+    const pool = this.compute.pools.find((p) => p.name === input.pool);
+    if (pool === undefined) throw badRequest(`pool '${input.pool}' is not configured; pools: ${this.compute.pools.map((p) => p.name).join(', ')}`, { field: 'pool' });
+    if (pool.region !== input.region) throw badRequest(`pool '${input.pool}' is in region '${pool.region}', not '${input.region}'`, { field: 'region' });
+    const now = this.iso();
+    return this.store.transaction(async (tx) => {
+      const existing = await tx.selectFrom('nodes').selectAll().where('name', '=', input.name).executeTakeFirst();
+      if (existing !== undefined && existing.principal_id !== principalId) {
+        throw new StrataError('conflict', `node name '${input.name}' belongs to another node identity; choose another --name`);
+      }
+      const id = (existing?.id ?? this.ids.next('node')) as NodeId;
+      const values = { region: input.region, pool: input.pool, capacity: JSON.stringify(input.capacity), labels: JSON.stringify(input.labels), state: 'ready', heartbeat_at: now, agent_version: input.version };
+      if (existing === undefined) await tx.insertInto('nodes').values({ id, name: input.name, principal_id: principalId, registered_at: now, ...values }).execute();
+      else await tx.updateTable('nodes').set(values).where('id', '=', id).execute();
+      await this.audit.append(tx, { actor: principalId, requestId: null, action: 'node.register', resource: `node/${id}`, details: { name: input.name, region: input.region, pool: input.pool, capacity: input.capacity } });
+      return (await this.nodeById(id, tx)) as NodeInfo;
+    });
+  }
+
+  async nodeById(id: string, db: Tx | Store['db'] = this.store.db): Promise<NodeInfo | undefined> {
+    const r = await db.selectFrom('nodes').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : toNodeInfo(r);
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const rows = await this.store.db.selectFrom('nodes').selectAll().orderBy('name').execute();
+    return rows.map(toNodeInfo);
+  }
+
+  /** The job an attempt belongs to (for log-follow wake-ups). */
+  async attemptJob(attemptId: string): Promise<string | undefined> {
+    const r = await this.store.db.selectFrom('attempts').select('job_id').where('id', '=', attemptId).executeTakeFirst();
+    return r?.job_id;
+  }
+
+  async nodeOwner(id: string): Promise<PrincipalId> {
+    const r = await this.store.db.selectFrom('nodes').select('principal_id').where('id', '=', id).executeTakeFirst();
+    if (r === undefined) throw notFound('node', id);
+    return r.principal_id as PrincipalId;
+  }
+
+  // ---- placement --------------------------------------------------------------------------------
+
+  /** One scheduling pass: places runnable queued jobs on ready nodes with room (first fit). */
+  async placementTick(): Promise<number> {
+    const now = this.clock.now();
+    const placements = await this.store.transaction(async (tx) => {
+      await this.store.lock(tx, 'strata.scheduler');
+      const queued = await tx.selectFrom('jobs').select(['id', 'project_id', 'spec']).where('state', '=', 'queued').where('next_run_at', '<=', this.iso(now)).orderBy('priority', 'desc').orderBy('created_at').limit(500).execute();
+      if (queued.length === 0) return [];
+      const fresh = this.iso(now - this.nodeTimeoutMs);
+      const nodes = await tx.selectFrom('nodes').selectAll().where('state', '=', 'ready').where('heartbeat_at', '>=', fresh).execute();
+      if (nodes.length === 0) return [];
+      const busy = await tx.selectFrom('jobs').select(['node_id', 'spec']).where('state', 'in', ['placed', 'running']).where('node_id', 'is not', null).execute();
+      const used = new Map<string, { cpu: number; mem: number; dev: number }>();
+      for (const b of busy) {
+        const s = JSON.parse(b.spec) as JobSpec;
+        const u = used.get(b.node_id as string) ?? { cpu: 0, mem: 0, dev: 0 };
+        u.cpu += s.resources.cpuMillis;
+        u.mem += s.resources.memoryBytes;
+        u.dev += s.resources.accelerators?.count ?? 0;
+        used.set(b.node_id as string, u);
+      }
+      const regions = new Map(this.compute.regions.map((r) => [r.name, r]));
+      const pools = new Map(this.compute.pools.map((p) => [p.name, p]));
+      const views: NodeView[] = nodes.map((n) => {
+        const cap = JSON.parse(n.capacity) as NodeCapacity;
+        const u = used.get(n.id) ?? { cpu: 0, mem: 0, dev: 0 };
+        const pool = pools.get(n.pool);
+        return {
+          id: n.id, region: n.region, pool: n.pool, kind: pool?.kind ?? 'cpu', flavor: cap.flavor ?? pool?.flavor ?? 'generic', regionTags: regions.get(n.region)?.dataResidency ?? [],
+          free: { cpuMillis: cap.cpuMillis - u.cpu, memoryBytes: cap.memoryBytes - u.mem, devices: cap.devices - u.dev },
+        };
+      });
+      const specs = new Map(queued.map((q) => [q.id, q]));
+      const decided = firstFit(queued.map((q) => toJobView(q.id, JSON.parse(q.spec) as JobSpec)), views);
+      for (const p of decided) {
+        const job = specs.get(p.jobId);
+        if (job === undefined) continue;
+        await this.transition(tx, p.jobId, job.project_id, ['queued'], 'admitted', 'admitted (no quotas yet)', SYSTEM);
+        await this.transition(tx, p.jobId, job.project_id, ['admitted'], 'placed', `placed on node ${p.nodeId} (first fit)`, SYSTEM, { node_id: p.nodeId });
+      }
+      return decided;
+    });
+    for (const n of new Set(placements.map((p) => p.nodeId))) this.signals.emit(`node:${n}`);
+    return placements.length;
+  }
+
+  // ---- agent side: lease, heartbeat, logs, complete -----------------------------------------------
+
+  /** Leases up to `max` attempts placed on the node; waits up to `waitMs` for work when there is none. */
+  async lease(node: NodeInfo, actor: Actor, max: number, waitMs: number): Promise<LeasedAttempt[]> {
+    const got = await this.leaseNow(node, actor, max);
+    if (got.length > 0 || waitMs <= 0) return got;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, waitMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.signals.once(`node:${node.id}`, done);
+    });
+    return this.leaseNow(node, actor, max);
+  }
+
+  private async leaseNow(node: NodeInfo, actor: Actor, max: number): Promise<LeasedAttempt[]> {
+    const now = this.clock.now();
+    const leased = await this.store.transaction(async (tx) => {
+      await tx.updateTable('nodes').set({ heartbeat_at: this.iso(now), state: 'ready' }).where('id', '=', node.id).where('state', '!=', 'draining').execute();
+      const placed = await tx.selectFrom('jobs').selectAll().where('node_id', '=', node.id).where('state', '=', 'placed').orderBy('priority', 'desc').orderBy('created_at').limit(max).execute();
+      const out: { row: JobRow; attemptId: AttemptId; number: number; token: string; expires: string }[] = [];
+      for (const row of placed) {
+        const number = row.attempts + 1;
+        const token = randomBytes(24).toString('base64url');
+        const expires = this.iso(now + this.leaseSeconds * 1000);
+        const moved = await this.transition(tx, row.id, row.project_id, ['placed'], 'running', `attempt ${number} leased by node ${node.name}`, actor, { attempts: number });
+        if (!moved) continue;
+        const attemptId = this.ids.next('attempt');
+        await tx
+          .insertInto('attempts')
+          .values({ id: attemptId, job_id: row.id, number, node_id: node.id, lease_token: token, lease_expires_at: expires, state: 'running', started_at: this.iso(now), ended_at: null, exit_code: null, reason: '', usage: '{}' })
+          .execute();
+        out.push({ row, attemptId, number, token, expires });
+      }
+      return out;
+    });
+    const result: LeasedAttempt[] = [];
+    for (const l of leased) {
+      const spec = JSON.parse(l.row.spec) as JobSpec;
+      const project = await this.projectOf(l.row.project_id);
+      const secretEnv: Record<string, string> = {};
+      for (const s of spec.secrets) secretEnv[s.env] = (await this.secrets.reveal(actor, project, s.name)).value;
+      result.push({ attemptId: l.attemptId, jobId: l.row.id as JobId, project: project.name, number: l.number, leaseToken: l.token, leaseExpiresAt: l.expires, leaseSeconds: this.leaseSeconds, spec, secretEnv });
+    }
+    return result;
+  }
+
+  private async projectOf(projectId: string): Promise<Project> {
+    const r = await this.store.db.selectFrom('projects').innerJoin('teams', 'teams.id', 'projects.team_id').select(['projects.id', 'projects.name', 'projects.team_id', 'projects.created_at', 'teams.name as team']).where('projects.id', '=', projectId).executeTakeFirstOrThrow();
+    return { id: r.id as Project['id'], name: r.name, teamId: r.team_id as Project['teamId'], team: r.team, createdAt: r.created_at };
+  }
+
+  /** Finds the live attempt for (id, token) on this node, or throws lease_lost (409) telling the agent to stop. */
+  private async fenced(db: Tx | Store['db'], node: NodeInfo, attemptId: string, token: string): Promise<{ job_id: string; number: number }> {
+    const a = await db.selectFrom('attempts').select(['job_id', 'number', 'lease_token', 'state', 'node_id']).where('id', '=', attemptId).executeTakeFirst();
+    if (a === undefined || a.node_id !== node.id) throw notFound('attempt', attemptId);
+    if (a.lease_token !== token || a.state !== 'running') throw leaseLost(attemptId, a.state);
+    return a;
+  }
+
+  /** Extends the lease; says whether the job was asked to stop. A stale token changes nothing. */
+  async heartbeat(node: NodeInfo, attemptId: string, token: string): Promise<{ leaseExpiresAt: string; cancel: boolean }> {
+    const now = this.clock.now();
+    const expires = this.iso(now + this.leaseSeconds * 1000);
+    const res = await this.store.db
+      .updateTable('attempts')
+      .set({ lease_expires_at: expires })
+      .where('id', '=', attemptId)
+      .where('node_id', '=', node.id)
+      .where('lease_token', '=', token)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) await this.fenced(this.store.db, node, attemptId, token);
+    await this.store.db.updateTable('nodes').set({ heartbeat_at: this.iso(now) }).where('id', '=', node.id).execute();
+    const job = await this.store.db.selectFrom('attempts').innerJoin('jobs', 'jobs.id', 'attempts.job_id').select('jobs.cancel_requested').where('attempts.id', '=', attemptId).executeTakeFirstOrThrow();
+    return { leaseExpiresAt: expires, cancel: job.cancel_requested === 1 };
+  }
+
+  /** Appends log chunks for a live attempt. A stale token writes nothing. */
+  async appendLogs(node: NodeInfo, attemptId: string, token: string, chunks: readonly { stream: 'stdout' | 'stderr' | 'system'; data: string }[]): Promise<{ stored: number }> {
+    for (const c of chunks) if (c.data.length > MAX_LOG_CHUNK) throw badRequest(`log chunks hold at most ${MAX_LOG_CHUNK} characters; split it`);
+    return this.store.transaction(async (tx) => {
+      const a = await this.fenced(tx, node, attemptId, token);
+      const last = await tx.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('m')).where('job_id', '=', a.job_id).executeTakeFirst();
+      let seq = last?.m === null || last?.m === undefined ? 0 : Number(last.m);
+      const time = this.iso();
+      for (const c of chunks) {
+        seq += 1;
+        await tx.insertInto('job_logs').values({ job_id: a.job_id, seq, attempt: a.number, time, stream: c.stream, data: c.data }).execute();
+      }
+      return { stored: chunks.length };
+    });
+  }
+
+  /**
+   * Records the end of an attempt (fenced), then moves the job on: succeeded; cancelled if asked;
+   * queued again with exponential backoff and jitter while attempts remain; else failed. Repeating a
+   * completion with the same token returns the stored outcome (idempotent).
+   */
+  async complete(node: NodeInfo, actor: Actor, attemptId: string, token: string, result: { exitCode: number | null; reason: string; usage: AttemptUsage }): Promise<{ jobState: JobState }> {
+    const now = this.clock.now();
+    return this.store.transaction(async (tx) => {
+      const a = await tx.selectFrom('attempts').selectAll().where('id', '=', attemptId).executeTakeFirst();
+      if (a === undefined || a.node_id !== node.id) throw notFound('attempt', attemptId);
+      if (a.lease_token !== token) throw leaseLost(attemptId, a.state);
+      const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
+      if (a.state !== 'running') {
+        if (a.exit_code === result.exitCode) return { jobState: job.state as JobState }; // a retry of the same completion
+        throw leaseLost(attemptId, a.state);
+      }
+      const usage = this.withCarbon(node, job.id, a.number, result.usage);
+      const cancelled = job.cancel_requested === 1;
+      const ok = result.exitCode === 0 && !cancelled;
+      const attemptState = cancelled ? 'cancelled' : ok ? 'succeeded' : 'failed';
+      await tx
+        .updateTable('attempts')
+        .set({ state: attemptState, ended_at: this.iso(now), exit_code: result.exitCode, reason: result.reason, usage: JSON.stringify(usage) })
+        .where('id', '=', attemptId)
+        .where('lease_token', '=', token)
+        .where('state', '=', 'running')
+        .execute();
+      if (usage.carbon !== undefined) {
+        await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.energy', resource: `project/${job.project_id}/job/${job.id}`, project: job.project_id, details: { attempt: a.number, ...usage.carbon } });
+      }
+      const spec = JSON.parse(job.spec) as JobSpec;
+      let to: JobState;
+      let reason: string;
+      const patch: Partial<JobRow> = { exit_code: result.exitCode };
+      if (cancelled) [to, reason] = ['cancelled', 'cancelled by user'];
+      else if (ok) [to, reason] = ['succeeded', `attempt ${a.number} exited 0`];
+      else if (job.attempts < job.max_attempts) {
+        const delay = backoffSeconds(spec, job.attempts, this.jitter());
+        [to, reason] = ['queued', `attempt ${a.number} failed (${result.reason}); retrying in ${delay.toFixed(1)} s`];
+        patch.node_id = null;
+        patch.next_run_at = this.iso(now + delay * 1000);
+      } else [to, reason] = ['failed', `attempt ${a.number} of ${job.max_attempts} failed: ${result.reason}`];
+      await this.transition(tx, job.id, job.project_id, ['running'], to, reason, actor, patch);
+      return { jobState: to };
+    });
+  }
+
+  /**
+   * Facility energy and emissions of an attempt: the agent measures IT energy (CPU, GPU, memory);
+   * the server applies the region's PUE and integrates the region's carbon intensity over the
+   * attempt's samples (research §5). The report keeps the CodeCarbon-style field names.
+   */
+  private withCarbon(node: NodeInfo, jobId: string, attempt: number, usage: AttemptUsage): AttemptUsage {
+    const e = usage.energy as { totalKWh?: unknown; samples?: unknown; method?: unknown } | undefined;
+    if (e === undefined || typeof e.totalKWh !== 'number' || !Array.isArray(e.samples)) {
+      // Only the server computes carbon: drop any figure an agent sent.
+      const { carbon: _ignored, ...rest } = usage;
+      return rest;
+    }
+    const region = this.compute.regions.find((r) => r.name === node.region);
+    const signal = this.carbon.get(node.region);
+    const { carbon: _agentCarbon, ...measured } = usage;
+    if (region === undefined || signal === undefined) return measured;
+    const samples = (e.samples as EnergySample[]).filter((x) => typeof x.startMs === 'number' && typeof x.endMs === 'number' && typeof x.kWh === 'number').map((x) => ({ startMs: x.startMs, endMs: x.endMs, kWh: x.kWh * region.pue }));
+    try {
+      const grams = integrateEmissions(signal, samples);
+      const start = samples[0]?.startMs ?? this.clock.now();
+      return {
+        ...measured,
+        carbon: {
+          workload: `job/${jobId}/attempt/${attempt}`,
+          location: node.region,
+          energy_consumed_kWh: e.totalKWh * region.pue,
+          carbon_gCO2eq: grams,
+          intensity_source: signal.intensityAt(start).source,
+          pue: region.pue,
+          energy_method: typeof e.method === 'string' ? e.method : 'unknown',
+        },
+      };
+    } catch {
+      return measured;
+    }
+  }
+
+  /** Expired leases: the attempt is lost and the job runs again while attempts remain (at least once). Also marks silent nodes lost. */
+  async rescueTick(): Promise<number> {
+    const now = this.clock.now();
+    const expired = await this.store.db.selectFrom('attempts').select(['id', 'job_id', 'number', 'node_id']).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).limit(500).execute();
+    let rescued = 0;
+    for (const a of expired) {
+      const moved = await this.store.transaction(async (tx) => {
+        const res = await tx.updateTable('attempts').set({ state: 'lost', ended_at: this.iso(now), reason: 'lease expired' }).where('id', '=', a.id).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) return false;
+        const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
+        const retry = job.attempts < job.max_attempts && job.cancel_requested === 0;
+        return this.transition(
+          tx, job.id, job.project_id, ['running'], retry ? 'queued' : job.cancel_requested === 1 ? 'cancelled' : 'failed',
+          `attempt ${a.number} lost: its lease expired on node ${a.node_id}${retry ? '; running it again' : ''}`, SYSTEM,
+          { node_id: null, next_run_at: this.iso(now) },
+        );
+      });
+      if (moved) rescued += 1;
+    }
+    // Silent nodes are lost; work placed on them but never leased goes back to the queue.
+    const stale = this.iso(now - this.nodeTimeoutMs);
+    const lost = await this.store.db.selectFrom('nodes').select(['id', 'name']).where('state', '=', 'ready').where('heartbeat_at', '<', stale).execute();
+    for (const n of lost) {
+      await this.store.transaction(async (tx) => {
+        await tx.updateTable('nodes').set({ state: 'lost' }).where('id', '=', n.id).where('heartbeat_at', '<', stale).execute();
+        await this.audit.append(tx, { actor: 'system', requestId: null, action: 'node.lost', resource: `node/${n.id}`, details: { name: n.name } });
+        const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', n.id).where('state', '=', 'placed').execute();
+        for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${n.name} stopped heartbeating before it started the job`, SYSTEM, { node_id: null });
+      });
+    }
+    return rescued;
+  }
+}
+
+function leaseLost(attemptId: string, state: string): StrataError {
+  return new StrataError('conflict', `attempt ${attemptId} no longer holds its lease (it is ${state}); stop it and discard its results`, { details: { code: 'lease_lost', stop: true } });
+}
+
+/** Exponential backoff with jitter: min(max, initial × 2^(n−1)) × (0.5 + jitter/2)... never below half. */
+export function backoffSeconds(spec: JobSpec, attempt: number, jitter: number): number {
+  const base = Math.min(spec.backoff.maxSeconds, spec.backoff.initialSeconds * 2 ** Math.max(0, attempt - 1));
+  return base * (0.5 + jitter / 2);
+}
+
+export function toJobView(id: string, spec: JobSpec): JobView {
+  const acc = spec.resources.accelerators;
+  return {
+    id, cpuMillis: spec.resources.cpuMillis, memoryBytes: spec.resources.memoryBytes, regions: spec.regions, dataResidency: spec.dataResidency,
+    ...(acc === undefined ? {} : { accelerator: { kind: acc.kind, count: acc.count, flavors: acc.flavors } }),
+  };
+}
+
+function toJobInfo(r: JobRow, project: string): JobInfo {
+  return {
+    id: r.id as JobId, project, name: r.name, state: r.state as JobState, reason: r.reason, attempts: r.attempts, maxAttempts: r.max_attempts,
+    nodeId: r.node_id as NodeId | null, exitCode: r.exit_code, cancelRequested: r.cancel_requested === 1, createdAt: r.created_at, createdBy: r.created_by,
+    updatedAt: r.updated_at, finishedAt: r.finished_at, spec: JSON.parse(r.spec) as JobSpec,
+  };
+}
+
+function toNodeInfo(r: { id: string; name: string; region: string; pool: string; capacity: string; labels: string; state: string; registered_at: string; heartbeat_at: string; agent_version: string }): NodeInfo {
+  return {
+    id: r.id as NodeId, name: r.name, region: r.region, pool: r.pool, capacity: JSON.parse(r.capacity) as NodeCapacity, labels: JSON.parse(r.labels) as Record<string, string>,
+    state: r.state as NodeInfo['state'], registeredAt: r.registered_at, heartbeatAt: r.heartbeat_at, agentVersion: r.agent_version,
+  };
+}

@@ -1,0 +1,109 @@
+// Job and attempt states, and the views the API returns.
+import type { AttemptId, JobId, NodeId } from '../kernel/index.ts';
+import type { JobSpec } from './spec-types.ts';
+
+export const JOB_STATES = ['queued', 'admitted', 'placed', 'running', 'succeeded', 'failed', 'cancelled', 'preempted'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+export const isTerminal = (s: JobState): boolean => TERMINAL_STATES.has(s);
+
+export const ATTEMPT_STATES = ['running', 'succeeded', 'failed', 'lost', 'cancelled', 'preempted'] as const;
+export type AttemptState = (typeof ATTEMPT_STATES)[number];
+
+/** Priority value per class (higher runs first). */
+export const PRIORITY_VALUE = { low: 0, normal: 10, high: 20, critical: 30 } as const;
+
+/** What a node offers; stored as JSON on the node. */
+export interface NodeCapacity {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+  /** Devices of the pool's kind (GPUs, simulator slots); 0 for CPU pools. */
+  readonly devices: number;
+  readonly flavor?: string;
+  readonly qubits?: number;
+  readonly neurons?: number;
+}
+
+export interface NodeInfo {
+  readonly id: NodeId;
+  readonly name: string;
+  readonly region: string;
+  readonly pool: string;
+  readonly capacity: NodeCapacity;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly state: 'ready' | 'draining' | 'lost';
+  readonly registeredAt: string;
+  readonly heartbeatAt: string;
+  readonly agentVersion: string;
+}
+
+/** Resource use and energy measured by the agent for one attempt. */
+export interface AttemptUsage {
+  readonly cpuSeconds?: number;
+  readonly peakMemoryBytes?: number;
+  readonly wallSeconds?: number;
+  readonly energy?: Readonly<Record<string, unknown>>;
+  readonly carbon?: Readonly<Record<string, unknown>>;
+}
+
+export interface AttemptInfo {
+  readonly id: AttemptId;
+  readonly number: number;
+  readonly nodeId: NodeId;
+  readonly node: string;
+  readonly state: AttemptState;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly leaseExpiresAt: string;
+  readonly exitCode: number | null;
+  readonly reason: string;
+  readonly usage: AttemptUsage;
+}
+
+export interface JobInfo {
+  readonly id: JobId;
+  readonly project: string;
+  readonly name: string;
+  readonly state: JobState;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly nodeId: NodeId | null;
+  readonly exitCode: number | null;
+  readonly cancelRequested: boolean;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly finishedAt: string | null;
+  readonly spec: JobSpec;
+}
+
+export interface JobEvent {
+  readonly seq: number;
+  readonly time: string;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+export interface LogChunk {
+  readonly seq: number;
+  readonly attempt: number;
+  readonly time: string;
+  readonly stream: 'stdout' | 'stderr' | 'system';
+  readonly data: string;
+}
+
+/** What an agent receives when it leases an attempt. */
+export interface LeasedAttempt {
+  readonly attemptId: AttemptId;
+  readonly jobId: JobId;
+  readonly project: string;
+  readonly number: number;
+  readonly leaseToken: string;
+  readonly leaseExpiresAt: string;
+  readonly leaseSeconds: number;
+  readonly spec: JobSpec;
+  /** Declared secrets, resolved for this attempt only. */
+  readonly secretEnv: Readonly<Record<string, string>>;
+}

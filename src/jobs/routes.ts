@@ -1,0 +1,265 @@
+// HTTP routes for jobs (users), nodes (users and admins) and the agent protocol (node identities).
+import { Type } from '@sinclair/typebox';
+import type { AccessService, Project, Resource, RouteSpec } from '../access/index.ts';
+import { defineRoute } from '../access/index.ts';
+import { NAME_PATTERN, notFound } from '../kernel/index.ts';
+import type { JobService } from './job-service.ts';
+import { JOB_STATES } from './model.ts';
+import type { NodeInfo } from './model.ts';
+import { normaliseJobSpec } from './spec.ts';
+
+export interface JobRoutesDeps {
+  readonly access: AccessService;
+  readonly jobs: JobService;
+}
+
+const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description });
+const Strict = { additionalProperties: false } as const;
+const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$` });
+const JobParams = Type.Object({ project: Name('project name'), job: Id('job') }, Strict);
+const NodeParams = Type.Object({ node: Id('node') }, Strict);
+const AttemptParams = Type.Object({ node: Id('node'), attempt: Id('att') }, Strict);
+const LeaseBody = Type.Object({ leaseToken: Type.String({ minLength: 1, maxLength: 100 }) }, Strict);
+type ProjectResource = Extract<Resource, { kind: 'project' }>;
+const PLATFORM: Resource = { kind: 'platform' };
+
+export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
+  const projectResource = async (name: string): Promise<ProjectResource> => {
+    const p = await access.getProject(name);
+    return { kind: 'project', projectId: p.id, teamId: p.teamId, name: p.name };
+  };
+  const projectOf = (r: Resource): Project => {
+    const p = r as ProjectResource;
+    return { id: p.projectId, teamId: p.teamId, name: p.name, team: '', createdAt: '' };
+  };
+  const nodeResource = async (id: string): Promise<Resource> => ({ kind: 'node', nodeId: id as NodeInfo['id'], principalId: await jobs.nodeOwner(id) });
+  const nodeOf = async (id: string): Promise<NodeInfo> => {
+    const n = await jobs.nodeById(id);
+    if (n === undefined) throw notFound('node', id);
+    return n;
+  };
+
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/projects/:project/jobs',
+      summary: 'Submit a job (the job spec as JSON; `strata run -f job.yaml` sends YAML parsed)',
+      tags: ['jobs'],
+      schema: { params: Type.Object({ project: Name('project name') }, Strict), body: Type.Record(Type.String(), Type.Unknown(), { description: 'a job spec' }) },
+      authz: { action: 'job.submit', resource: ({ params }) => projectResource(params.project) },
+      handler: async ({ body, actor, resource, principal, status }) => {
+        const spec = normaliseJobSpec(body, { allowDangerousEnv: principal.platformAdmin });
+        status(201);
+        return jobs.submit(actor, projectOf(resource), spec);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/projects/:project/jobs',
+      summary: 'Jobs of a project, newest first',
+      tags: ['jobs'],
+      schema: {
+        params: Type.Object({ project: Name('project name') }, Strict),
+        querystring: Type.Object({ state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, Strict),
+      },
+      authz: { action: 'job.list', resource: ({ params }) => projectResource(params.project) },
+      handler: async ({ query, resource }) => ({ jobs: await jobs.list(projectOf(resource), { ...(query.state === undefined ? {} : { state: query.state }), ...(query.limit === undefined ? {} : { limit: query.limit }) }) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/projects/:project/jobs/:job',
+      summary: 'A job with its attempts and state transitions',
+      tags: ['jobs'],
+      schema: { params: JobParams },
+      authz: { action: 'job.read', resource: ({ params }) => projectResource(params.project) },
+      handler: async ({ params, resource }) => {
+        const p = projectOf(resource);
+        return { ...(await jobs.get(p, params.job)), attemptList: await jobs.attempts(p, params.job), events: await jobs.events(p, params.job) };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/projects/:project/jobs/:job/cancel',
+      summary: 'Cancel a job (a running one gets SIGTERM, then SIGKILL after a grace period)',
+      tags: ['jobs'],
+      schema: { params: JobParams },
+      authz: { action: 'job.cancel', resource: ({ params }) => projectResource(params.project) },
+      handler: ({ params, actor, resource }) => jobs.cancel(actor, projectOf(resource), params.job),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/projects/:project/jobs/:job/logs',
+      summary: 'Log chunks after a sequence number; wait=N long-polls up to N seconds for more',
+      tags: ['jobs'],
+      schema: {
+        params: JobParams,
+        querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })), wait: Type.Optional(Type.Number({ minimum: 0, maximum: 30 })) }, Strict),
+      },
+      authz: { action: 'job.read', resource: ({ params }) => projectResource(params.project) },
+      handler: async ({ params, query, resource }) => {
+        const p = projectOf(resource);
+        const first = await jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
+        const wait = query.wait ?? 0;
+        if (first.chunks.length > 0 || first.done || wait === 0) return first;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait * 1000);
+          jobs.signals.once(`logs:${params.job}`, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          jobs.signals.once(`job:${params.job}`, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        return jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
+      },
+    }),
+
+    // ---- regions, pools, nodes ----
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/regions',
+      summary: 'Regions: role, carbon signal, PUE, price multiplier, data residency',
+      tags: ['compute'],
+      schema: {},
+      authz: { action: 'node.list', resource: () => PLATFORM },
+      handler: () => Promise.resolve({ regions: jobs.compute.regions.map((r) => ({ ...r, carbon: r.carbon.kind === 'csv' ? { kind: 'csv', file: r.carbon.path.split('/').at(-1) } : r.carbon })) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/pools',
+      summary: 'Pools: technology, flavor, capacity type, price and power per device',
+      tags: ['compute'],
+      schema: {},
+      authz: { action: 'node.list', resource: () => PLATFORM },
+      handler: () => Promise.resolve({ pools: jobs.compute.pools }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/nodes',
+      summary: 'Registered nodes with their capacity and state',
+      tags: ['nodes'],
+      schema: {},
+      authz: { action: 'node.list', resource: () => PLATFORM },
+      handler: async () => ({ nodes: await jobs.nodes() }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/nodes',
+      summary: 'Create a node identity and its token for `strata agent` (platform administrators)',
+      tags: ['nodes'],
+      schema: { body: Type.Object({ name: Name('node identity name') }, Strict) },
+      authz: { action: 'node.create', resource: () => PLATFORM },
+      handler: async ({ body, actor, status }) => {
+        const p = await access.createPrincipal(actor, { kind: 'node', name: body.name });
+        const t = await access.createToken(actor, p.id, 'agent', null);
+        status(201);
+        return { name: p.name, principalId: p.id, token: t.token };
+      },
+    }),
+
+    // ---- agent protocol ----
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/register',
+      summary: 'An agent registers (or re-registers) its machine',
+      tags: ['agent'],
+      schema: {
+        body: Type.Object(
+          {
+            name: Name('node name'),
+            region: Name('region'),
+            pool: Name('pool'),
+            capacity: Type.Object(
+              {
+                cpuMillis: Type.Integer({ minimum: 1 }),
+                memoryBytes: Type.Integer({ minimum: 1 }),
+                devices: Type.Integer({ minimum: 0 }),
+                flavor: Type.Optional(Type.String({ maxLength: 63 })),
+                qubits: Type.Optional(Type.Integer({ minimum: 0 })),
+                neurons: Type.Optional(Type.Integer({ minimum: 0 })),
+              },
+              Strict,
+            ),
+            labels: Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 253 })),
+            version: Type.String({ maxLength: 40 }),
+          },
+          Strict,
+        ),
+      },
+      authz: { action: 'agent.register', resource: () => PLATFORM },
+      handler: ({ body, principal }) => jobs.registerNode(principal.id, body),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/lease',
+      summary: 'Lease attempts placed on this node; long-polls up to waitSeconds when there are none',
+      tags: ['agent'],
+      schema: { params: NodeParams, body: Type.Object({ max: Type.Integer({ minimum: 1, maximum: 100 }), waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 30 })) }, Strict) },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, body, actor }) => ({ attempts: await jobs.lease(await nodeOf(params.node), actor, body.max, (body.waitSeconds ?? 0) * 1000) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/attempts/:attempt/heartbeat',
+      summary: 'Extend an attempt lease (fenced by its token); answers whether to cancel',
+      tags: ['agent'],
+      schema: { params: AttemptParams, body: LeaseBody },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, body }) => jobs.heartbeat(await nodeOf(params.node), params.attempt, body.leaseToken),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/attempts/:attempt/logs',
+      summary: 'Append log chunks of an attempt (fenced by its token)',
+      tags: ['agent'],
+      schema: {
+        params: AttemptParams,
+        body: Type.Object(
+          {
+            leaseToken: Type.String({ minLength: 1, maxLength: 100 }),
+            chunks: Type.Array(Type.Object({ stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('system')]), data: Type.String({ maxLength: 262144 }) }, Strict), { maxItems: 1000 }),
+          },
+          Strict,
+        ),
+      },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, body }) => {
+        const r = await jobs.appendLogs(await nodeOf(params.node), params.attempt, body.leaseToken, body.chunks);
+        const a = await jobs.attemptJob(params.attempt);
+        if (a !== undefined) jobs.signals.emit(`logs:${a}`);
+        return r;
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/attempts/:attempt/complete',
+      summary: 'Report the end of an attempt (fenced by its token; idempotent)',
+      tags: ['agent'],
+      schema: {
+        params: AttemptParams,
+        body: Type.Object(
+          {
+            leaseToken: Type.String({ minLength: 1, maxLength: 100 }),
+            exitCode: Type.Union([Type.Integer(), Type.Null()]),
+            reason: Type.String({ maxLength: 2000 }),
+            usage: Type.Object(
+              {
+                cpuSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+                peakMemoryBytes: Type.Optional(Type.Number({ minimum: 0 })),
+                wallSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+                energy: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+                carbon: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+              },
+              Strict,
+            ),
+          },
+          Strict,
+        ),
+      },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, body, actor }) => jobs.complete(await nodeOf(params.node), actor, params.attempt, body.leaseToken, body),
+    }),
+  ];
+}
