@@ -10,14 +10,15 @@
 // authenticates, authorises, seals a new secret version (AES-256-GCM envelope) and appends an audit
 // entry in the same transaction. They run as a fixed number of requests, all answered, so the
 // audit log's growth can be reconciled exactly with the 2xx count afterwards.
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult, LoadSpec } from './support/load.ts';
-import { describeMachine, machine } from './support/machine.ts';
-import { benchFlags, fix, humanWriter, int, runChild, startChild, stopChild } from './support/report.ts';
+import { describeMachine, machine, strataBuild } from './support/machine.ts';
+import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startChild, stopChild } from './support/report.ts';
 
 const TARGET_WRITES = 5000; // per second, issue 2
 const TARGET_READS = 20000; // per second, issue 2
@@ -31,6 +32,15 @@ const WARMUP = flags.quick ? 1 : 3; // seconds before each measured run (JIT, SQ
 
 interface Figure {
   readonly requestsPerSecond: number;
+  /** The best one-second sample (autocannon samples completed requests once a second). */
+  readonly bestSecond: number;
+  /**
+   * Server CPU time (user + system, all threads, from /proc) per answered request, and the rate one
+   * fully busy core would sustain at that cost. Unlike req/s, these hardly move when other work
+   * competes for the machine's cores, so they are the figures to compare between runs.
+   */
+  readonly serverCpuMsPerRequest: number | null;
+  readonly requestsPerCoreSecond: number | null;
   readonly latencyMs: { readonly p50: number; readonly p97_5: number; readonly p99: number; readonly max: number };
   readonly requests: number;
   readonly ok2xx: number;
@@ -45,12 +55,39 @@ interface WriteFigure extends Figure {
   readonly audit: { readonly before: number; readonly after: number; readonly grew: number; readonly secretWrites: number; readonly reconciled: boolean };
 }
 
-async function load(spec: LoadSpec): Promise<Figure> {
+const CLK_TCK = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) the process has used so far, or null where /proc is missing. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3, "state"
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/** Runs the load generator against `spec`, measuring the CPU the server `pid` spends meanwhile. */
+async function load(spec: LoadSpec, pid: number | undefined): Promise<Figure> {
+  const cpu0 = cpuSeconds(pid);
   const r = await runChild(['--import', 'tsx', 'bench/support/load.ts', JSON.stringify(spec)]);
+  const cpu1 = cpuSeconds(pid);
   if (r.code !== 0) throw new Error(`load generator failed (exit ${String(r.code)}): ${r.stderr.slice(0, 2000)}`);
   const res = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as LoadResult;
+  const cpuMs = cpu0 === null || cpu1 === null || res.requests.total === 0 ? null : ((cpu1 - cpu0) * 1000) / res.requests.total;
   return {
     requestsPerSecond: res['2xx'] / res.duration,
+    bestSecond: res.requests.max,
+    serverCpuMsPerRequest: cpuMs,
+    requestsPerCoreSecond: cpuMs === null || cpuMs === 0 ? null : 1000 / cpuMs,
     latencyMs: { p50: res.latency.p50, p97_5: res.latency.p97_5, p99: res.latency.p99, max: res.latency.max },
     requests: res.requests.total,
     ok2xx: res['2xx'],
@@ -101,6 +138,8 @@ interface StrataRun {
   readonly logLevel: string;
   readonly reads: Figure;
   readonly writes: WriteFigure;
+  /** Bytes the server wrote to stdout/stderr (its log) per request, over the whole run. */
+  readonly logBytesPerRequest: number;
 }
 
 async function benchStrata(logLevel: 'warn' | 'info'): Promise<StrataRun> {
@@ -115,8 +154,8 @@ async function benchStrata(logLevel: 'warn' | 'info'): Promise<StrataRun> {
     const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
     const headers = { authorization: `Bearer ${token}` };
     const read: LoadSpec = { url, method: 'GET', path: '/api/v1/projects/default', headers, connections: CONNECTIONS, duration: DURATION };
-    await load({ ...read, duration: WARMUP });
-    const reads = await load(read);
+    const readWarm = await load({ ...read, duration: WARMUP }, child.pid);
+    const reads = await load(read, child.pid);
 
     const write: LoadSpec = {
       url,
@@ -128,11 +167,12 @@ async function benchStrata(logLevel: 'warn' | 'info'): Promise<StrataRun> {
       duration: WARMUP,
       cycle: SECRET_NAMES,
     };
-    const warm = await load(write);
+    const warm = await load(write, child.pid);
     await sleep(1000); // requests in flight when the warm-up stopped finish before the baseline is read
     const before = await auditSize(url, token);
-    const amount = Math.max(1000, Math.round(warm.requestsPerSecond * DURATION));
-    const w = await load({ ...write, amount });
+    // Size the run from the warm-up's best second (its average includes the JIT's first steps).
+    const amount = Math.max(1000, Math.round(Math.max(warm.requestsPerSecond, warm.bestSecond) * DURATION));
+    const w = await load({ ...write, amount }, child.pid);
     const after = await auditSize(url, token);
     const secretWrites = await countSecretWrites(url, token, before);
     const grew = after - before;
@@ -140,7 +180,8 @@ async function benchStrata(logLevel: 'warn' | 'info'): Promise<StrataRun> {
       ...w,
       audit: { before, after, grew, secretWrites, reconciled: grew === w.ok2xx && secretWrites === w.ok2xx && w.ok2xx === amount },
     };
-    return { logLevel, reads, writes };
+    const requests = readWarm.requests + reads.requests + warm.requests + writes.requests;
+    return { logLevel, reads, writes, logBytesPerRequest: statSync(join(home, 'server.log')).size / requests };
   } finally {
     await stopChild(child);
     rmSync(home, { recursive: true, force: true });
@@ -152,8 +193,8 @@ async function benchPeer(): Promise<Figure> {
   const { child, url } = await startListening(['--import', 'tsx', 'bench/support/hello-server.ts'], join(dir, 'peer.log'), process.env);
   try {
     const spec: LoadSpec = { url, method: 'GET', path: '/', connections: CONNECTIONS, duration: DURATION };
-    await load({ ...spec, duration: WARMUP });
-    return await load(spec);
+    await load({ ...spec, duration: WARMUP }, child.pid);
+    return await load(spec, child.pid);
   } finally {
     await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
@@ -161,8 +202,10 @@ async function benchPeer(): Promise<Figure> {
 }
 
 const m = machine();
-say(`api benchmark${flags.quick ? ' (--quick)' : ''}: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up, load from a separate autocannon process, loopback`);
+const build = strataBuild(repoRoot);
+say(`api benchmark${flags.quick ? ' (--quick)' : ''}: ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up, load from a separate autocannon process, loopback, SQLite`);
 say(describeMachine(m));
+say(`strata server runs: ${build === 'dist' ? 'compiled dist/' : 'TypeScript sources through tsx (dist/ missing or older than src/)'}`);
 say('anchor: issue 2 targets ≥ 5,000 authenticated, audited writes/s and ≥ 20,000 authenticated reads/s on this 2-core machine');
 say('');
 
@@ -170,24 +213,41 @@ const peer = await benchPeer();
 const warn = await benchStrata('warn');
 const info = await benchStrata('info');
 
-const row = (label: string, f: Figure, extra = ''): string =>
-  `${label.padEnd(44)} ${int(f.requestsPerSecond).padStart(7)} req/s   p50 ${fix(f.latencyMs.p50)} ms   p97.5 ${fix(f.latencyMs.p97_5)} ms   p99 ${fix(f.latencyMs.p99)} ms   ` +
-  `non-2xx ${f.non2xx}   errors ${f.errors + f.timeouts}   (${int(f.ok2xx)} in ${fix(f.durationSeconds, 1)} s)${extra}`;
-const vsTarget = (f: Figure, target: number): string => `   target ${int(target)} req/s: ${fix(f.requestsPerSecond / target)}× ${f.requestsPerSecond >= target ? 'MET' : 'MISSED'}`;
-const vsPeer = (f: Figure): string => `   ${fix(f.requestsPerSecond / peer.requestsPerSecond)}× peer`;
+const cpu = (f: Figure): string =>
+  f.serverCpuMsPerRequest === null || f.requestsPerCoreSecond === null
+    ? 'server CPU n/a'
+    : `server CPU ${fix(f.serverCpuMsPerRequest, 3)} ms/req (${int(f.requestsPerCoreSecond)} req/s per busy core)`;
+const row = (label: string, f: Figure): string[] => [
+  `${label}`,
+  `    ${int(f.requestsPerSecond)} req/s   latency p50 ${fix(f.latencyMs.p50, 1)} ms, p97.5 ${fix(f.latencyMs.p97_5, 1)} ms, p99 ${fix(f.latencyMs.p99, 1)} ms, max ${fix(f.latencyMs.max, 0)} ms   ` +
+    `non-2xx ${f.non2xx}, errors ${f.errors}, timeouts ${f.timeouts}   (${int(f.ok2xx)} × 2xx in ${fix(f.durationSeconds, 1)} s)`,
+  `    ${cpu(f)}`,
+];
+const ratio = (f: Figure, target: number): string =>
+  `    target ${int(target)} req/s: measured/target ${fix(f.requestsPerSecond / target)} — ${f.requestsPerSecond >= target ? 'MET' : 'MISSED'}` +
+  `;   vs peer: ${fix(f.requestsPerSecond / peer.requestsPerSecond)}× its req/s` +
+  (f.requestsPerCoreSecond !== null && peer.requestsPerCoreSecond !== null ? `, ${fix(f.requestsPerCoreSecond / peer.requestsPerCoreSecond)}× its req/s per core` : '');
 
-say(row('peer: bare Fastify GET / (no auth, no DB)', peer));
+for (const l of row('peer: bare Fastify GET / (no auth, no database, logging off)', peer)) say(l);
 for (const run of [warn, info]) {
-  say(row(`strata reads  GET project, log ${run.logLevel}`, run.reads, vsTarget(run.reads, TARGET_READS) + vsPeer(run.reads)));
-  say(row(`strata writes PUT secret + audit, log ${run.logLevel}`, run.writes, vsTarget(run.writes, TARGET_WRITES) + vsPeer(run.writes)));
+  for (const l of row(`strata reads: GET /api/v1/projects/default, log level ${run.logLevel}`, run.reads)) say(l);
+  say(ratio(run.reads, TARGET_READS));
+  for (const l of row(`strata writes: PUT /api/v1/projects/default/secrets/bench-<n> (new version + audit entry), log level ${run.logLevel}`, run.writes)) say(l);
+  say(ratio(run.writes, TARGET_WRITES));
   const a = run.writes.audit;
   say(
-    `  audit check (log ${run.logLevel}): log grew ${int(a.before)} → ${int(a.after)} = ${int(a.grew)} entries, ${int(a.secretWrites)} secret.write successes, ` +
-      `${int(run.writes.ok2xx)} 2xx writes: ${a.reconciled ? 'RECONCILED' : 'MISMATCH'}`,
+    `    audit check: log grew ${int(a.before)} → ${int(a.after)} = ${int(a.grew)} entries; ${int(a.secretWrites)} secret.write successes; ` +
+      `${int(run.writes.ok2xx)} 2xx writes — ${a.reconciled ? 'RECONCILED' : 'MISMATCH'}`,
   );
 }
-const logCost = (a: number, b: number): string => `${fix((1 - b / a) * 100, 1)} %`;
-say(`request logging at info costs ${logCost(warn.reads.requestsPerSecond, info.reads.requestsPerSecond)} of read throughput and ${logCost(warn.writes.requestsPerSecond, info.writes.requestsPerSecond)} of write throughput`);
+const pctOf = (a: number, b: number): string => `${fix((b / a) * 100, 0)} %`;
+const cpuDelta = (a: Figure, b: Figure): string =>
+  a.serverCpuMsPerRequest === null || b.serverCpuMsPerRequest === null ? 'n/a' : `${b.serverCpuMsPerRequest >= a.serverCpuMsPerRequest ? '+' : ''}${fix((b.serverCpuMsPerRequest - a.serverCpuMsPerRequest) * 1000, 0)} µs`;
+say(
+  `request logging, info vs warn: reads/s ${pctOf(warn.reads.requestsPerSecond, info.reads.requestsPerSecond)} and writes/s ${pctOf(warn.writes.requestsPerSecond, info.writes.requestsPerSecond)} of the warn figure; ` +
+    `server CPU per read ${cpuDelta(warn.reads, info.reads)}, per write ${cpuDelta(warn.writes, info.writes)}; ` +
+    `log output ${fix(info.logBytesPerRequest, 0)} bytes/request at info, ${fix(warn.logBytesPerRequest, 0)} at warn`,
+);
 
 const clean = [warn, info].every((r) => r.writes.audit.reconciled && [r.reads, r.writes].every((f) => f.non2xx === 0 && f.errors === 0 && f.timeouts === 0));
 if (!clean) say('FAILED: non-2xx responses, errors, or the audit log did not grow by exactly the number of 2xx writes');
@@ -198,6 +258,7 @@ if (flags.json) {
       benchmark: 'api',
       quick: flags.quick,
       machine: m,
+      strataBuild: build,
       config: { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP, secretNames: SECRET_NAMES, database: 'sqlite', loopback: true },
       anchors: { writesPerSecond: TARGET_WRITES, readsPerSecond: TARGET_READS },
       peer: { name: 'fastify-hello', ...peer },

@@ -28,7 +28,8 @@ export interface LoadResult {
   readonly non2xx: number;
   readonly '2xx': number;
   readonly latency: { readonly average: number; readonly p50: number; readonly p97_5: number; readonly p99: number; readonly max: number };
-  readonly requests: { readonly total: number; readonly sent: number; readonly average: number };
+  /** Per-second samples of completed requests: `max` is the best second. */
+  readonly requests: { readonly total: number; readonly sent: number; readonly average: number; readonly max: number };
   readonly throughput: { readonly average: number };
 }
 

@@ -1,6 +1,9 @@
 // The machine a benchmark ran on, printed beside every figure (STYLE.md "Benchmarks"): figures
 // from different machines are not comparable, so each report says which one produced it.
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export interface Machine {
   /** Logical CPUs this process may use (what `nproc` prints). */
@@ -11,6 +14,8 @@ export interface Machine {
   readonly platform: string;
   /** ISO-8601 time the benchmark started. */
   readonly date: string;
+  /** 1-, 5- and 15-minute load averages at the start: above nproc, other work shares the cores. */
+  readonly loadAverage: readonly number[];
 }
 
 /** Describes the current machine. */
@@ -22,14 +27,37 @@ export function machine(): Machine {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     date: new Date().toISOString(),
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 
 /** One line for the human report. */
 export function describeMachine(m: Machine): string {
-  return `machine: nproc ${m.nproc}, ${m.memoryGiB} GiB RAM, ${m.cpuModel}, Node ${m.node}, ${m.platform}, ${m.date}`;
+  return (
+    `machine: nproc ${m.nproc}, ${m.memoryGiB} GiB RAM, ${m.cpuModel}, Node ${m.node}, ${m.platform}, ${m.date}\n` +
+    `load average at start: ${m.loadAverage.join(' ')}${(m.loadAverage[0] ?? 0) > m.nproc / 2 ? ' — other work is running; wall-clock figures are inflated' : ''}`
+  );
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.stdout.write(process.argv.includes('--json') ? `${JSON.stringify(machine())}\n` : `${describeMachine(machine())}\n`);
+}
+
+/**
+ * Which code `bin/strata.js` runs, by the same rule it applies: the compiled dist/ when its build
+ * stamp is newer than every source file, else the TypeScript sources through tsx (slower to start).
+ */
+export function strataBuild(root: string): 'dist' | 'tsx' {
+  const stamp = join(root, 'dist', '.build-stamp');
+  if (!existsSync(stamp)) return 'tsx';
+  const newest = (dir: string): number => {
+    let n = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) n = Math.max(n, newest(p));
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) n = Math.max(n, statSync(p).mtimeMs);
+    }
+    return n;
+  };
+  return statSync(stamp).mtimeMs >= newest(join(root, 'src')) ? 'dist' : 'tsx';
 }
