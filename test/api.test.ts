@@ -183,6 +183,8 @@ for (const kind of databaseKinds) {
         [JSON.stringify({ name: 'x', team: 'team-a', extra: 1 }), 400, /unknown field 'extra'/],
         [JSON.stringify({ name: 'x', team: 'team-a', pad: 'y'.repeat(2 * 1024 * 1024) }), 413, /limit/],
         [JSON.stringify(Array.from({ length: 100000 }, (_, i) => i)), 400, /must be object/],
+        // Bodies are never type-coerced (a number is not a name, "true" is not a boolean).
+        [JSON.stringify({ name: 12345, team: 'team-a' }), 400, /must be string/],
       ];
       for (const [raw, status, re] of bodies) {
         const r = await tp.call('POST', '/api/v1/projects', { raw });
@@ -190,6 +192,10 @@ for (const kind of databaseKinds) {
         const err = (r.body as { error: { code: string; message: string } }).error;
         assert.match(err.message, re);
       }
+      const coerced = await tp.call('POST', '/api/v1/users', { body: { name: 'coerce-me', platformAdmin: 'true' } });
+      assert.equal(coerced.status, 400, 'a string is not a boolean');
+      const cas = await tp.call('PUT', '/api/v1/projects/a1/secrets/db-password', { body: { value: 'x', expectedVersion: '0' } });
+      assert.equal(cas.status, 400, 'a string is not a version number');
       // Odd route spellings are plain JSON 404s, never a bypass.
       for (const url of ['/api//v1/projects', '/API/v1/projects', '/api/v1/projects;x', '/api/v1/projects/', '/api/v1/projects%2Fa1', '/api/v1/x/evil/../projects']) {
         const r = await tp.call('GET', url, { token: mallory });

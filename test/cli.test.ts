@@ -28,11 +28,11 @@ async function startServer(): Promise<void> {
     server.stdout?.on('data', (d: string) => {
       banner += d;
       const m = /listening on (http:\/\/\S+)/.exec(banner);
-      if (m?.[1] !== undefined && /(Admin token|home:)[\s\S]*database:/.test(banner)) {
+      if (m?.[1] !== undefined && /agent: .*ready\n/.test(banner)) {
         clearTimeout(timer);
         url = m[1];
         env['STRATA_SERVER'] = url;
-        setTimeout(resolve, 50);
+        resolve();
       }
     });
     server.on('exit', (code) => reject(new Error(`server exited with ${String(code)}: ${banner}`)));

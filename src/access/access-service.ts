@@ -62,8 +62,27 @@ const actorId = (a: Actor): string => a.principal?.id ?? 'system';
 /** Last-used times are written at most this often per token, so reads stay reads. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+/**
+ * How long a resolved token (principal and role bindings) is reused. Any change to tokens, roles or
+ * principals made through this process clears the cache at once; a change made through another
+ * control-plane replica takes effect here within this bound.
+ */
+export const AUTH_CACHE_MS = 2000;
+const AUTH_CACHE_MAX = 10_000;
+
+interface CachedAuth {
+  readonly principal: Principal;
+  readonly expiresAt: number | null;
+  readonly cachedAt: number;
+  readonly tokenId: string;
+}
+
 export class AccessService {
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly authCache = new Map<string, CachedAuth>();
+  /** Projects and teams are never renamed or deleted (yet), so a found one can be remembered. */
+  private readonly projectCache = new Map<string, Project>();
+  private readonly teamCache = new Map<string, Team>();
 
   constructor(
     private readonly store: Store,
@@ -78,9 +97,25 @@ export class AccessService {
 
   // ---- authentication -------------------------------------------------------------------------
 
+  /** Forgets every cached token resolution (after any change to tokens, roles or principals). */
+  invalidateAuth(): void {
+    this.authCache.clear();
+  }
+
   /** Resolves a bearer token to a principal with its role bindings, or throws 401. */
   async authenticate(token: string): Promise<Principal> {
     if (!looksLikeToken(token)) throw unauthenticated('the token is malformed: Strata tokens start with "strata_"; log in again with `strata login`');
+    const hash = hashToken(token);
+    const now0 = this.clock.now();
+    const hit = this.authCache.get(hash);
+    if (hit !== undefined && now0 - hit.cachedAt < AUTH_CACHE_MS) {
+      if (hit.expiresAt !== null && hit.expiresAt <= now0) {
+        this.authCache.delete(hash);
+        throw unauthenticated('the token has expired: create a new one with `strata tokens create`');
+      }
+      this.touch(hit.tokenId, now0);
+      return hit.principal;
+    }
     const row = await this.store.db
       .selectFrom('tokens')
       .innerJoin('principals', 'principals.id', 'tokens.principal_id')
@@ -95,7 +130,7 @@ export class AccessService {
         'principals.platform_admin',
         'principals.disabled_at',
       ])
-      .where('tokens.hash', '=', hashToken(token))
+      .where('tokens.hash', '=', hash)
       .executeTakeFirst();
     if (row === undefined) throw unauthenticated('the token is not valid: it is unknown to this server');
     if (row.revoked_at !== null) throw unauthenticated('the token was revoked: create a new one with `strata tokens create`');
@@ -108,7 +143,7 @@ export class AccessService {
       .where('principal_id', '=', row.principal_id)
       .execute();
     this.touch(row.token_id, now);
-    return {
+    const principal: Principal = {
       id: row.principal_id as PrincipalId,
       kind: row.kind as PrincipalKind,
       name: row.name,
@@ -116,6 +151,9 @@ export class AccessService {
       tokenId: row.token_id,
       bindings: bindings.map((b) => ({ role: b.role as Role, scopeKind: b.scope_kind as ScopeKind, scopeId: b.scope_id })),
     };
+    if (this.authCache.size >= AUTH_CACHE_MAX) this.authCache.clear();
+    this.authCache.set(hash, { principal, expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at), cachedAt: now, tokenId: row.token_id });
+    return principal;
   }
 
   /** Records last use, at most once a minute per token, off the request's critical path. */
@@ -185,6 +223,7 @@ export class AccessService {
       if (isUniqueViolation(e)) throw conflict(`a user or service account named '${info.name}' already exists; choose another name`, { name: info.name });
       throw e;
     }
+    this.invalidateAuth();
     await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: `${info.kind}.create`, resource: `principal/${info.id}`, after: info, details: { name: info.name, platformAdmin: info.platformAdmin } });
     return info;
   }
@@ -220,9 +259,13 @@ export class AccessService {
   }
 
   async getTeam(name: string): Promise<Team> {
+    const cached = this.teamCache.get(name);
+    if (cached !== undefined) return cached;
     const row = await this.store.db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
     if (row === undefined) throw notFound('team', name);
-    return { id: row.id as TeamId, name: row.name, createdAt: row.created_at };
+    const team: Team = { id: row.id as TeamId, name: row.name, createdAt: row.created_at };
+    this.teamCache.set(name, team);
+    return team;
   }
 
   /** Teams the principal can see: all for a platform admin; else those it holds a role in or whose projects it can see. */
@@ -262,6 +305,8 @@ export class AccessService {
   }
 
   async getProject(name: string): Promise<Project> {
+    const cached = this.projectCache.get(name);
+    if (cached !== undefined) return cached;
     const row = await this.store.db
       .selectFrom('projects')
       .innerJoin('teams', 'teams.id', 'projects.team_id')
@@ -269,7 +314,9 @@ export class AccessService {
       .where('projects.name', '=', name)
       .executeTakeFirst();
     if (row === undefined) throw notFound('project', name);
-    return { id: row.id as ProjectId, name: row.name, teamId: row.team_id as TeamId, team: row.team, createdAt: row.created_at };
+    const project: Project = { id: row.id as ProjectId, name: row.name, teamId: row.team_id as TeamId, team: row.team, createdAt: row.created_at };
+    this.projectCache.set(name, project);
+    return project;
   }
 
   /** Projects the principal can see. */
@@ -318,6 +365,7 @@ export class AccessService {
         await tx.updateTable('role_bindings').set({ role, created_at: createdAt, created_by: actorId(actor) }).where('id', '=', before.id).execute();
       }
       const member: Member = { principalId: target.id, principal: target.name, kind: target.kind, role, createdAt };
+      this.invalidateAuth();
       await this.audit.append(tx, {
         actor: actorId(actor),
         requestId: actor.requestId,
@@ -350,6 +398,7 @@ export class AccessService {
         if (!d.allow) throw forbidden(`you cannot remove a ${before.role}: it is above your own role`);
       }
       await tx.deleteFrom('role_bindings').where('id', '=', before.id).execute();
+      this.invalidateAuth();
       await this.audit.append(tx, {
         actor: actorId(actor),
         requestId: actor.requestId,
@@ -424,6 +473,7 @@ export class AccessService {
       if (before.revoked_at !== null) return toTokenInfo(before);
       const revokedAt = this.now();
       await tx.updateTable('tokens').set({ revoked_at: revokedAt }).where('id', '=', id).execute();
+      this.invalidateAuth();
       const after = { ...toTokenInfo(before), revokedAt };
       await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'token.revoke', resource: `principal/${before.principal_id}`, before: toTokenInfo(before), after, details: { tokenId: id } });
       return after;

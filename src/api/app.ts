@@ -6,6 +6,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import sjson from 'secure-json-parse';
+import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import type { AccessService, AuditLog, Principal, RouteSpec, Resource } from '../access/index.ts';
 import { authorize, resourceKey } from '../access/index.ts';
@@ -63,17 +64,27 @@ function bearer(req: FastifyRequest): string | undefined {
 
 export async function buildApp(deps: AppDeps): Promise<StrataApp> {
   const metrics = createMetrics();
+  // Request ids: one random prefix per process and a counter — unique without a CSPRNG call per request.
+  const reqPrefix = `${deps.ids.next('request')}-`;
+  let reqCounter = 0;
   const registered: RegisteredRoute[] = [];
   const fastify = Fastify({
     ...(deps.logger === undefined || deps.logger === false ? { logger: false } : { loggerInstance: deps.logger }),
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
-    genReqId: () => deps.ids.next('request'),
+    genReqId: () => `${reqPrefix}${(++reqCounter).toString(36)}`,
+    // One log line per request (in onResponse) instead of Fastify's two.
+    disableRequestLogging: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Reject unknown fields instead of silently dropping them; coerce query strings to numbers/booleans.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },
   }) as unknown as FastifyInstance; // the pino Logger type is narrower than Fastify's base logger type
+
+  // Validation: unknown fields are rejected, never silently dropped. Query strings and path
+  // parameters arrive as text and are coerced to the schema's numbers and booleans; JSON bodies are
+  // NOT coerced — coercion would turn null into 0 and 0 into null (a lost exit code reads as success).
+  const ajvText = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
+  const ajvBody = new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, strict: false });
+  fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvText).compile(schema));
 
   fastify.addHook('onRoute', (route) => {
     const authz = route.config?.strataAuthz;
@@ -88,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
   });
   fastify.addHook('onResponse', (req, reply, done) => {
     metrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    req.log.info({ method: req.method, url: req.url.slice(0, 300), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
     done();
   });
   // JSON bodies: secure-json-parse refuses `__proto__` and `constructor.prototype` keys

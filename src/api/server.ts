@@ -44,16 +44,18 @@ export async function startServer(opts: ServerOptions, out: (line: string) => vo
   out(`  home:     ${platform.paths.home}`);
   out(`  database: ${opts.databaseUrl === undefined ? `${platform.paths.home}/strata.db (SQLite)` : redactUrl(opts.databaseUrl)}`);
   out(`  regions:  ${platform.compute.regions.map((r) => r.name).join(', ')} (${platform.compute.pools.length} pools)`);
-  if (opts.localAgent !== false) {
-    const agent = await startLocalAgent(platform, url, { log: (m) => logger.warn(m) });
-    out(`  agent:    local agent ${agent.nodeId ?? ''} registered`);
-  }
   if (platform.bootstrapToken !== null) {
     out('');
     out('First start: created platform administrator "admin", team "default" and project "default".');
     out(`Admin token (shown once; also saved to ${platform.paths.adminToken}, mode 0600):`);
     out(`  ${platform.bootstrapToken}`);
     out('');
+  }
+  if (opts.localAgent !== false) {
+    const agent = await startLocalAgent(platform, url, { log: (m) => logger.warn(m) });
+    out(`  agent:    local agent ${agent.nodeId ?? ''} registered; ready`);
+  } else {
+    out('  agent:    none (--no-local-agent); ready');
   }
   const timer = setInterval(() => {
     platform.audit.checkpointIfGrown().catch((e: unknown) => logger.error({ err: e }, 'audit checkpoint failed'));

@@ -419,7 +419,8 @@ export class JobService {
       if (a.lease_token !== token) throw leaseLost(attemptId, a.state);
       const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
       if (a.state !== 'running') {
-        if (a.exit_code === result.exitCode) return { jobState: job.state as JobState }; // a retry of the same completion
+        // A retry of this holder's own completion returns the stored outcome; a lost attempt stays lost.
+        if (a.state !== 'lost' && a.exit_code === result.exitCode) return { jobState: job.state as JobState };
         throw leaseLost(attemptId, a.state);
       }
       const usage = this.withCarbon(node, job.id, a.number, result.usage);
