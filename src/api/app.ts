@@ -2,7 +2,7 @@
 // below. The gate authenticates the bearer token, resolves the resource, calls authorize() and only
 // then runs the handler. A route without an authorisation decision cannot be registered (deny by
 // default; research §2.4 route-coverage guard). Denied mutating calls are audited.
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import sjson from 'secure-json-parse';
@@ -73,7 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     genReqId: () => `${reqPrefix}${(++reqCounter).toString(36)}`,
     // One log line per request (in onResponse) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },
