@@ -18,6 +18,8 @@ export interface ServerOptions {
   /** Start an in-process agent for this machine (default true). */
   readonly localAgent?: boolean;
   readonly computeConfigPath?: string;
+  /** Attempt lease length in seconds (agents heartbeat every third of it). */
+  readonly leaseSeconds?: number;
 }
 
 export interface RunningServer {
@@ -37,6 +39,7 @@ export async function startServer(opts: ServerOptions, out: (line: string) => vo
     ...(opts.databaseUrl === undefined ? {} : { databaseUrl: opts.databaseUrl }),
     ...(opts.sqliteSync === undefined ? {} : { sqliteSync: opts.sqliteSync }),
     ...(opts.computeConfigPath === undefined ? {} : { computeConfigPath: opts.computeConfigPath }),
+    ...(opts.leaseSeconds === undefined ? {} : { leaseSeconds: opts.leaseSeconds }),
   });
   const address = await platform.app.fastify.listen({ host: opts.host, port: opts.port });
   const url = address.replace('[::1]', 'localhost');

@@ -13,14 +13,17 @@ export function registerServer(program: Command): void {
     .option('--log-level <level>', 'pino log level (env STRATA_LOG_LEVEL)', process.env['STRATA_LOG_LEVEL'] ?? 'info')
     .option('--checkpoint-interval <seconds>', 'how often to sign an audit checkpoint when the log grew', '60')
     .option('--regions <file>', 'regions and pools (YAML), e.g. examples/regions.yaml (env STRATA_COMPUTE_CONFIG); default: one local region')
+    .option('--lease-seconds <n>', 'attempt lease length; a silent agent loses its attempts after this long (env STRATA_LEASE_SECONDS)', process.env['STRATA_LEASE_SECONDS'] ?? '30')
     .option('--no-local-agent', 'do not run an agent for this machine inside the server')
     .option('--sqlite-sync <mode>', 'SQLite durability: normal (survives process crashes) or full (also power loss)', process.env['STRATA_SQLITE_SYNC'] ?? 'normal')
-    .action(async (opts: { host: string; port: string; database?: string; home?: string; logLevel: string; checkpointInterval: string; sqliteSync: string; regions?: string; localAgent: boolean }) => {
+    .action(async (opts: { host: string; port: string; database?: string; home?: string; logLevel: string; checkpointInterval: string; sqliteSync: string; regions?: string; localAgent: boolean; leaseSeconds: string }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port '${opts.port}': use a number from 0 to 65535`);
       const interval = Number(opts.checkpointInterval);
       if (!Number.isFinite(interval) || interval < 1) throw new Error('--checkpoint-interval must be at least 1 second');
       if (opts.sqliteSync !== 'normal' && opts.sqliteSync !== 'full') throw new Error("--sqlite-sync must be 'normal' or 'full'");
+      const leaseSeconds = Number(opts.leaseSeconds);
+      if (!Number.isFinite(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 3600) throw new Error('--lease-seconds must be a number from 1 to 3600');
       const regions = opts.regions ?? process.env['STRATA_COMPUTE_CONFIG'];
       const databaseUrl = opts.database ?? (process.env['STRATA_DATABASE_URL'] === '' ? undefined : process.env['STRATA_DATABASE_URL']);
       // Loaded on demand so client commands do not pay for the server's modules.
@@ -33,6 +36,7 @@ export function registerServer(program: Command): void {
         checkpointSeconds: interval,
         sqliteSync: opts.sqliteSync,
         localAgent: opts.localAgent,
+        leaseSeconds,
         ...(databaseUrl === undefined ? {} : { databaseUrl }),
         ...(regions === undefined || regions === '' ? {} : { computeConfigPath: regions }),
       });
