@@ -348,13 +348,7 @@ export class AccessService {
     const target = await this.getPrincipalByName(principalName);
     const scopeId = scope.kind === 'team' ? scope.teamId : scope.projectId;
     return this.store.transaction(async (tx) => {
-      const before = await tx
-        .selectFrom('role_bindings')
-        .selectAll()
-        .where('principal_id', '=', target.id)
-        .where('scope_kind', '=', scope.kind)
-        .where('scope_id', '=', scopeId)
-        .executeTakeFirst();
+      const before = await findBinding(tx, target.id, scope.kind, scopeId);
       const createdAt = this.now();
       if (before === undefined) {
         await tx
@@ -385,13 +379,7 @@ export class AccessService {
     const target = await this.getPrincipalByName(principalName);
     const scopeId = scope.kind === 'team' ? scope.teamId : scope.projectId;
     await this.store.transaction(async (tx) => {
-      const before = await tx
-        .selectFrom('role_bindings')
-        .selectAll()
-        .where('principal_id', '=', target.id)
-        .where('scope_kind', '=', scope.kind)
-        .where('scope_id', '=', scopeId)
-        .executeTakeFirst();
+      const before = await findBinding(tx, target.id, scope.kind, scopeId);
       if (before === undefined) throw notFound('member', principalName);
       if (actor.principal !== null && isRole(before.role)) {
         const d = mayGrant(actor.principal, before.role, scope);
@@ -479,6 +467,10 @@ export class AccessService {
       return after;
     });
   }
+}
+
+function findBinding(tx: Tx, principalId: string, scopeKind: ScopeKind, scopeId: string) {
+  return tx.selectFrom('role_bindings').selectAll().where('principal_id', '=', principalId).where('scope_kind', '=', scopeKind).where('scope_id', '=', scopeId).executeTakeFirst();
 }
 
 function toPrincipalInfo(r: { id: string; kind: string; name: string; display_name: string; platform_admin: number; created_at: string; disabled_at: string | null }): PrincipalInfo {

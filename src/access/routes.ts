@@ -30,6 +30,48 @@ type ProjectResource = Extract<Resource, { kind: 'project' }>;
 type TeamResource = Extract<Resource, { kind: 'team' }>;
 const PLATFORM: Resource = { kind: 'platform' };
 
+/** List, grant and revoke routes for role bindings on a team or a project (same shape for both). */
+function memberRoutes<K extends 'team' | 'project'>(key: K, resolve: (name: string) => Promise<TeamResource | ProjectResource>, access: AccessService): RouteSpec[] {
+  const plural = `${key}s`;
+  const scopeParams = Type.Object({ [key]: Name(`${key} name`) } as Record<K, ReturnType<typeof Name>>, Strict);
+  const memberParams = Type.Object({ [key]: Name(`${key} name`), principal: Name('user or service account') } as Record<K | 'principal', ReturnType<typeof Name>>, Strict);
+  const scopeName = (params: unknown): string => (params as Record<string, string>)[key] ?? '';
+  const scopeId = (r: Resource): string => (r.kind === 'team' ? r.teamId : r.kind === 'project' ? r.projectId : '');
+  return [
+    defineRoute({
+      method: 'GET',
+      url: `/api/v1/${plural}/:${key}/members`,
+      summary: key === 'team' ? 'Role bindings on a team' : 'Role bindings on a project (team roles also apply)',
+      tags: [plural],
+      schema: { params: scopeParams },
+      authz: { action: `${key}.members.read`, resource: ({ params }) => resolve(scopeName(params)) },
+      handler: async ({ resource }) => ({ members: await access.members(key, scopeId(resource)) }),
+    }),
+    defineRoute({
+      method: 'PUT',
+      url: `/api/v1/${plural}/:${key}/members/:principal`,
+      summary: `Grant or change a role on a ${key}`,
+      tags: [plural],
+      schema: { params: memberParams, body: Type.Object({ role: Role }, Strict) },
+      authz: { action: `${key}.members.write`, resource: ({ params }) => resolve(scopeName(params)) },
+      handler: ({ params, body, actor, resource }) => access.grant(actor, resource, (params as Record<string, string>)['principal'] ?? '', body.role),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: `/api/v1/${plural}/:${key}/members/:principal`,
+      summary: `Remove a role on a ${key}`,
+      tags: [plural],
+      schema: { params: memberParams },
+      authz: { action: `${key}.members.write`, resource: ({ params }) => resolve(scopeName(params)) },
+      handler: async ({ params, actor, resource, status }) => {
+        await access.revokeRole(actor, resource, (params as Record<string, string>)['principal'] ?? '');
+        status(204);
+        return undefined;
+      },
+    }),
+  ];
+}
+
 export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): RouteSpec[] {
   const projectResource = async (name: string): Promise<ProjectResource> => {
     const p = await access.getProject(name);
@@ -85,37 +127,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       authz: { action: 'team.read', resource: ({ params }) => teamResource(params.team) },
       handler: ({ params }) => access.getTeam(params.team),
     }),
-    defineRoute({
-      method: 'GET',
-      url: '/api/v1/teams/:team/members',
-      summary: 'Role bindings on a team',
-      tags: ['teams'],
-      schema: { params: TeamParams },
-      authz: { action: 'team.members.read', resource: ({ params }) => teamResource(params.team) },
-      handler: async ({ resource }) => ({ members: await access.members('team', (resource).teamId) }),
-    }),
-    defineRoute({
-      method: 'PUT',
-      url: '/api/v1/teams/:team/members/:principal',
-      summary: 'Grant or change a role on a team',
-      tags: ['teams'],
-      schema: { params: Type.Object({ team: Name('team name'), principal: Name('user or service account') }, Strict), body: Type.Object({ role: Role }, Strict) },
-      authz: { action: 'team.members.write', resource: ({ params }) => teamResource(params.team) },
-      handler: ({ params, body, actor, resource }) => access.grant(actor, resource, params.principal, body.role),
-    }),
-    defineRoute({
-      method: 'DELETE',
-      url: '/api/v1/teams/:team/members/:principal',
-      summary: 'Remove a role on a team',
-      tags: ['teams'],
-      schema: { params: Type.Object({ team: Name('team name'), principal: Name('user or service account') }, Strict) },
-      authz: { action: 'team.members.write', resource: ({ params }) => teamResource(params.team) },
-      handler: async ({ params, actor, resource, status }) => {
-        await access.revokeRole(actor, resource, params.principal);
-        status(204);
-        return undefined;
-      },
-    }),
+    ...memberRoutes('team', teamResource, access),
 
     // ---- projects ----
     defineRoute({
@@ -156,37 +168,7 @@ export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): Rout
       authz: { action: 'project.read', resource: ({ params }) => projectResource(params.project) },
       handler: ({ params }) => access.getProject(params.project),
     }),
-    defineRoute({
-      method: 'GET',
-      url: '/api/v1/projects/:project/members',
-      summary: 'Role bindings on a project (team roles also apply)',
-      tags: ['projects'],
-      schema: { params: ProjectParams },
-      authz: { action: 'project.members.read', resource: ({ params }) => projectResource(params.project) },
-      handler: async ({ resource }) => ({ members: await access.members('project', (resource).projectId) }),
-    }),
-    defineRoute({
-      method: 'PUT',
-      url: '/api/v1/projects/:project/members/:principal',
-      summary: 'Grant or change a role on a project',
-      tags: ['projects'],
-      schema: { params: Type.Object({ project: Name('project name'), principal: Name('user or service account') }, Strict), body: Type.Object({ role: Role }, Strict) },
-      authz: { action: 'project.members.write', resource: ({ params }) => projectResource(params.project) },
-      handler: ({ params, body, actor, resource }) => access.grant(actor, resource, params.principal, body.role),
-    }),
-    defineRoute({
-      method: 'DELETE',
-      url: '/api/v1/projects/:project/members/:principal',
-      summary: 'Remove a role on a project',
-      tags: ['projects'],
-      schema: { params: Type.Object({ project: Name('project name'), principal: Name('user or service account') }, Strict) },
-      authz: { action: 'project.members.write', resource: ({ params }) => projectResource(params.project) },
-      handler: async ({ params, actor, resource, status }) => {
-        await access.revokeRole(actor, resource, params.principal);
-        status(204);
-        return undefined;
-      },
-    }),
+    ...memberRoutes('project', projectResource, access),
 
     // ---- principals ----
     defineRoute({
