@@ -116,6 +116,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         closers.push(fn);
       },
       async close() {
+        jobs.shutdown();
         for (const fn of closers.reverse()) await fn().catch(() => undefined);
         await controllers?.stop();
         await app.fastify.close();

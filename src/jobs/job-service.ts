@@ -312,18 +312,39 @@ export class JobService {
 
   // ---- agent side: lease, heartbeat, logs, complete -----------------------------------------------
 
+  private closing = false;
+
+  /** Wakes every long-poll and refuses new leases, so the server can close without waiting them out. */
+  shutdown(): void {
+    this.closing = true;
+    this.signals.emit('shutdown');
+  }
+
+  /**
+   * Resolves after `ms`, or earlier when any of `events` fires or the service shuts down. Used by
+   * long-polls (leases, log follows); never keeps the process or a closing store waiting.
+   */
+  async waitFor(events: readonly string[], ms: number): Promise<void> {
+    if (this.closing || ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const all = [...events, 'shutdown'];
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const e of all) this.signals.off(e, done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      for (const e of all) this.signals.once(e, done);
+    });
+  }
+
   /** Leases up to `max` attempts placed on the node; waits up to `waitMs` for work when there is none. */
   async lease(node: NodeInfo, actor: Actor, max: number, waitMs: number): Promise<LeasedAttempt[]> {
+    if (this.closing) throw new StrataError('unavailable', 'the server is shutting down; retry against another replica or after it restarts');
     const got = await this.leaseNow(node, actor, max);
     if (got.length > 0 || waitMs <= 0) return got;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.signals.once(`node:${node.id}`, done);
-    });
+    await this.waitFor([`node:${node.id}`], waitMs);
+    if (this.closing) return [];
     return this.leaseNow(node, actor, max);
   }
 

@@ -101,17 +101,7 @@ export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
         const first = await jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
         const wait = query.wait ?? 0;
         if (first.chunks.length > 0 || first.done || wait === 0) return first;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait * 1000);
-          jobs.signals.once(`logs:${params.job}`, () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          jobs.signals.once(`job:${params.job}`, () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        await jobs.waitFor([`logs:${params.job}`, `job:${params.job}`], wait * 1000);
         return jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
       },
     }),
