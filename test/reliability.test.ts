@@ -7,7 +7,8 @@
 // (re-execution after a lease expired is allowed) and no two attempts of one job overlapped unless
 // the earlier one's lease had expired. The audit log must still verify. A graceful-shutdown test
 // SIGTERMs an agent mid-job; on PostgreSQL an in-process T3 test races a stale completion against
-// a rescue. Tests marked `todo` pin down known bugs in src/ (see DRAIN_BUG, COMPLETE_RACE_BUG).
+// a rescue. Two bugs this harness found are fixed and guarded here: leasing into a draining agent's
+// abandoned long-poll, and a stale completion racing the rescuer on PostgreSQL.
 //
 // Knobs: STRATA_RELIABILITY_JOBS (default 200; the issue asks for 500+ in a full run),
 // STRATA_RELIABILITY_SEED (replay a run), STRATA_RELIABILITY_RATE (submissions per second, default
@@ -42,20 +43,6 @@ const PG_CLUSTER = (process.env['STRATA_RELIABILITY_PG_CLUSTER'] ?? '15 main').s
 /** Short leases so that a killed agent's attempts are rescued within seconds. */
 const LEASE_SECONDS = 3;
 const AGENTS = 3;
-/**
- * Known bug (reported; src/ is not ours to change here): a draining agent aborts its long-poll
- * lease request, but the server keeps waiting and then leases work placed on that node to the
- * closed connection (routes.ts lease route / JobService.lease), and the node is never marked
- * `draining`, so placement keeps choosing it. The job is lost until its lease expires.
- */
-const DRAIN_BUG = 'known bug: the server leases work to a draining agent\'s abandoned long-poll (see the comment on DRAIN_BUG)';
-/**
- * Known bug (reported): on PostgreSQL (READ COMMITTED) JobService.complete reads the attempt without
- * a lock, ignores that its fenced UPDATE of the attempt matched no row, and moves the job from
- * `running` without checking which attempt is current — so a holder whose attempt was declared lost
- * meanwhile can still finish the job (research §4.3 S4; §4.4 T3).
- */
-const COMPLETE_RACE_BUG = 'known bug: a stale completion racing the rescuer can finish the job on PostgreSQL (see COMPLETE_RACE_BUG)';
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'dead']);
 
 /** One server home with its agents; restartable pieces, and a log of what the chaos did. */
@@ -428,7 +415,7 @@ for (const kind of databaseKinds) {
     });
 
     if (kind === 'postgres') {
-      test('stale-worker fencing under a concurrent rescue: the lost holder\'s completion changes nothing (T3)', { todo: COMPLETE_RACE_BUG, timeout: 60000 }, async () => {
+      test('stale-worker fencing under a concurrent rescue: the lost holder\'s completion changes nothing (T3)', { timeout: 60000 }, async () => {
         const tp = await startTestPlatform('postgres', { leaseSeconds: 30 });
         try {
           const n = await tp.call('POST', '/api/v1/nodes', { body: { name: 'race-node' } });
@@ -506,7 +493,7 @@ for (const kind of databaseKinds) {
           assert.equal(logs.chunks.map((x) => x.data).join(''), 'started\nfinished\n');
         });
 
-        await t.test('a job submitted during draining is run by another agent, promptly', { todo: DRAIN_BUG }, () => {
+        await t.test('a job submitted during draining is run by another agent, promptly', () => {
           const dAttempts = (d['attemptList'] as Json[] | undefined) ?? [];
           const story = JSON.stringify({ events: d['events'], attempts: dAttempts.map((a) => ({ node: a['node'], state: a['state'], reason: a['reason'], startedAt: a['startedAt'] })) }, null, 1);
           assert.equal(d['state'], 'succeeded', `the job submitted during draining: ${story}`);

@@ -26,6 +26,8 @@ export interface RouteContext<S extends RouteSchemas, R extends Resource = Resou
   readonly resource: R;
   readonly actor: Actor;
   readonly requestId: string;
+  /** Aborted when the client goes away before the response is sent (long-polls stop early). */
+  readonly signal: AbortSignal;
   /** Sets the response status (default 200). */
   readonly status: (code: number) => void;
   readonly header: (name: string, value: string) => void;

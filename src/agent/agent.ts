@@ -158,13 +158,15 @@ export class Agent {
         this.running.delete(attempt.attemptId);
         return;
       }
-      for (let i = 0; i < 5; i++) {
+      // Completion is idempotent, so keep trying through a server restart (about two minutes);
+      // past that the lease has long expired and the server has already rescheduled the job.
+      for (let i = 0; i < 20; i++) {
         try {
           await this.o.client.post(`${base}/complete`, { leaseToken: token, exitCode: result.exitCode, reason: result.reason, usage });
           break;
         } catch (e) {
           if (isLeaseLost(e)) break;
-          await sleep(200 * 2 ** i);
+          await sleep(Math.min(10_000, 200 * 2 ** i));
         }
       }
       this.running.delete(attempt.attemptId);
@@ -178,6 +180,10 @@ export class Agent {
   async stop(drainSeconds = 10): Promise<void> {
     this.stopping = true;
     this.abort.abort();
+    // Tell the server first, so nothing more is placed here and placed-but-unstarted work moves on.
+    if (this.node !== undefined) {
+      await this.o.client.post(`/api/v1/agent/nodes/${seg(this.node.id)}/drain`).catch((e: unknown) => this.log(`drain request failed: ${(e as Error).message}`));
+    }
     const deadline = this.clock.now() + drainSeconds * 1000;
     while (this.running.size > 0 && this.clock.now() < deadline) await sleep(50);
     for (const r of this.running.values()) r.proc.stop('the agent is shutting down');

@@ -194,8 +194,13 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
             throw new StrataError('forbidden', decision.reason, { details: { action } });
           }
         }
+        const disconnect = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) disconnect.abort();
+        });
         const result = await spec.handler({
           ...input,
+          signal: disconnect.signal,
           principal,
           resource,
           actor: { principal, requestId: req.id },

@@ -80,14 +80,17 @@ export class JobService {
     reason: string,
     actor: Actor,
     patch: Partial<Pick<JobRow, 'node_id' | 'attempts' | 'next_run_at' | 'exit_code' | 'cancel_requested'>> = {},
+    /** When given, the job must be on exactly this attempt number. */
+    onAttempt?: number,
   ): Promise<boolean> {
     const now = this.iso();
-    const res = await tx
+    let q = tx
       .updateTable('jobs')
       .set({ ...patch, state: to, reason, updated_at: now, ...(isTerminal(to) ? { finished_at: now } : {}) })
       .where('id', '=', jobId)
-      .where('state', 'in', [...from])
-      .executeTakeFirst();
+      .where('state', 'in', [...from]);
+    if (onAttempt !== undefined) q = q.where('attempts', '=', onAttempt);
+    const res = await q.executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return false;
     const last = await tx.selectFrom('job_events').select((eb) => eb.fn.max('seq').as('m')).where('job_id', '=', jobId).executeTakeFirst();
     const seq = last?.m === null || last?.m === undefined ? 1 : Number(last.m) + 1;
@@ -324,28 +327,45 @@ export class JobService {
    * Resolves after `ms`, or earlier when any of `events` fires or the service shuts down. Used by
    * long-polls (leases, log follows); never keeps the process or a closing store waiting.
    */
-  async waitFor(events: readonly string[], ms: number): Promise<void> {
-    if (this.closing || ms <= 0) return;
+  async waitFor(events: readonly string[], ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.closing || ms <= 0 || signal?.aborted === true) return;
     await new Promise<void>((resolve) => {
       const all = [...events, 'shutdown'];
       const done = (): void => {
         clearTimeout(timer);
         for (const e of all) this.signals.off(e, done);
+        signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       for (const e of all) this.signals.once(e, done);
+      signal?.addEventListener('abort', done, { once: true });
     });
   }
 
   /** Leases up to `max` attempts placed on the node; waits up to `waitMs` for work when there is none. */
-  async lease(node: NodeInfo, actor: Actor, max: number, waitMs: number): Promise<LeasedAttempt[]> {
+  async lease(node: NodeInfo, actor: Actor, max: number, waitMs: number, signal?: AbortSignal): Promise<LeasedAttempt[]> {
     if (this.closing) throw new StrataError('unavailable', 'the server is shutting down; retry against another replica or after it restarts');
+    // A function, not a narrowed property: the signal can fire while we await.
+    const gone = (): boolean => this.closing || (signal?.aborted ?? false);
+    if (gone()) return [];
     const got = await this.leaseNow(node, actor, max);
     if (got.length > 0 || waitMs <= 0) return got;
-    await this.waitFor([`node:${node.id}`], waitMs);
-    if (this.closing) return [];
+    await this.waitFor([`node:${node.id}`], waitMs, signal);
+    // Never lease into a connection that is gone (the agent stopped or died while waiting).
+    if (gone()) return [];
     return this.leaseNow(node, actor, max);
+  }
+
+  /** The agent is stopping: place nothing more on the node and requeue what was placed but not started. */
+  async drainNode(node: NodeInfo, actor: Actor): Promise<{ requeued: number }> {
+    return this.store.transaction(async (tx) => {
+      await tx.updateTable('nodes').set({ state: 'draining' }).where('id', '=', node.id).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.drain', resource: `node/${node.id}`, details: { name: node.name } });
+      const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
+      for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${node.name} is draining`, actor, { node_id: null });
+      return { requeued: placed.length };
+    });
   }
 
   private async leaseNow(node: NodeInfo, actor: Actor, max: number): Promise<LeasedAttempt[]> {
@@ -448,13 +468,16 @@ export class JobService {
       const cancelled = job.cancel_requested === 1;
       const ok = result.exitCode === 0 && !cancelled;
       const attemptState = cancelled ? 'cancelled' : ok ? 'succeeded' : 'failed';
-      await tx
+      // The fence: only the live holder's UPDATE matches. On PostgreSQL a concurrent rescuer may have
+      // marked the attempt lost after the read above; then this matches nothing and we stop here.
+      const fenced = await tx
         .updateTable('attempts')
         .set({ state: attemptState, ended_at: this.iso(now), exit_code: result.exitCode, reason: result.reason, usage: JSON.stringify(usage) })
         .where('id', '=', attemptId)
         .where('lease_token', '=', token)
         .where('state', '=', 'running')
-        .execute();
+        .executeTakeFirst();
+      if (Number(fenced.numUpdatedRows) === 0) throw leaseLost(attemptId, 'no longer running');
       if (usage.carbon !== undefined) {
         await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.energy', resource: `project/${job.project_id}/job/${job.id}`, project: job.project_id, details: { attempt: a.number, ...usage.carbon } });
       }
@@ -470,7 +493,9 @@ export class JobService {
         patch.node_id = null;
         patch.next_run_at = this.iso(now + delay * 1000);
       } else [to, reason] = ['failed', `attempt ${a.number} of ${job.max_attempts} failed: ${result.reason}`];
-      await this.transition(tx, job.id, job.project_id, ['running'], to, reason, actor, patch);
+      // The job must still be running this very attempt; otherwise roll everything back.
+      const moved = await this.transition(tx, job.id, job.project_id, ['running'], to, reason, actor, patch, a.number);
+      if (!moved) throw leaseLost(attemptId, 'superseded by a later attempt');
       return { jobState: to };
     });
   }
@@ -527,6 +552,7 @@ export class JobService {
           tx, job.id, job.project_id, ['running'], retry ? 'queued' : job.cancel_requested === 1 ? 'cancelled' : 'failed',
           `attempt ${a.number} lost: its lease expired on node ${a.node_id}${retry ? '; running it again' : ''}`, SYSTEM,
           { node_id: null, next_run_at: this.iso(now) },
+          a.number,
         );
       });
       if (moved) rescued += 1;

@@ -96,12 +96,12 @@ export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
         querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })), wait: Type.Optional(Type.Number({ minimum: 0, maximum: 30 })) }, Strict),
       },
       authz: { action: 'job.read', resource: ({ params }) => projectResource(params.project) },
-      handler: async ({ params, query, resource }) => {
+      handler: async ({ params, query, resource, signal }) => {
         const p = projectOf(resource);
         const first = await jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
         const wait = query.wait ?? 0;
         if (first.chunks.length > 0 || first.done || wait === 0) return first;
-        await jobs.waitFor([`logs:${params.job}`, `job:${params.job}`], wait * 1000);
+        await jobs.waitFor([`logs:${params.job}`, `job:${params.job}`], wait * 1000, signal);
         return jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
       },
     }),
@@ -188,7 +188,16 @@ export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
       tags: ['agent'],
       schema: { params: NodeParams, body: Type.Object({ max: Type.Integer({ minimum: 1, maximum: 100 }), waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 30 })) }, Strict) },
       authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
-      handler: async ({ params, body, actor }) => ({ attempts: await jobs.lease(await nodeOf(params.node), actor, body.max, (body.waitSeconds ?? 0) * 1000) }),
+      handler: async ({ params, body, actor, signal }) => ({ attempts: await jobs.lease(await nodeOf(params.node), actor, body.max, (body.waitSeconds ?? 0) * 1000, signal) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/drain',
+      summary: 'The agent is stopping: place nothing more on this node; requeue work placed but not started',
+      tags: ['agent'],
+      schema: { params: NodeParams },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, actor }) => jobs.drainNode(await nodeOf(params.node), actor),
     }),
     defineRoute({
       method: 'POST',

@@ -54,6 +54,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     // An idle client killed by the server (restart, pg_terminate_backend) must not crash the
     // process: the pool drops it and the next query opens a fresh connection.
     pool.on('error', () => undefined);
+    // A client checked out inside a transaction when the server goes away emits its own 'error'
+    // (57P01 on a restart); without a listener that would crash the process (node-postgres#2762).
+    // The query in flight fails with the same error and its transaction rolls back.
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     try {
       await sql`select 1`.execute(db);

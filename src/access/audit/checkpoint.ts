@@ -1,7 +1,7 @@
 // Signed checkpoints (signed tree heads): Ed25519 signatures over {logId, size, root, time}, and
 // the files that keep them outside the database. A checkpoint that left the database is what turns
 // a silent rewrite or truncation into a detectable one (research/security-reliability.md §1.2 P3;
-// RFC 9162 §4.10 signed tree heads, simplified).
+// a simplified form of the RFC 9162 signed tree head).
 
 import {
   createPrivateKey,

@@ -36,6 +36,10 @@ const PLAIN_STRING = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 const str = (s: string): string => (PLAIN_STRING.test(s) ? `"${s}"` : JSON.stringify(s));
 const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
 
+// `<` on strings compares UTF-16 code units, as RFC 8785 §3.2.3 requires (and is faster than the
+// default sort, which goes through a generic string conversion).
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function isSorted(keys: readonly string[]): boolean {
   for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return false;
   return true;
@@ -48,7 +52,7 @@ const MAX_DEPTH = 200;
  * RFC 8785 serialisation of one value; `undefined` for values JSON omits (undefined, functions,
  * symbols). Strings use JSON.stringify escaping and numbers the ECMAScript Number-to-String
  * algorithm, both as RFC 8785 §3.2.2 prescribes; object keys are sorted by UTF-16 code units
- * (§3.2.3), which is what the default Array sort compares.
+ * (§3.2.3). Deeper than MAX_DEPTH levels is refused, which also stops cycles.
  */
 function jcs(value: unknown, depth: number): string | undefined {
   switch (typeof value) {
@@ -81,7 +85,7 @@ function jcs(value: unknown, depth: number): string | undefined {
       }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj);
-      if (!isSorted(keys)) keys.sort(); // objects usually arrive with their few keys already in order
+      if (!isSorted(keys)) keys.sort(byCodeUnits); // objects often arrive with their keys in order
       let out = '{';
       for (const key of keys) {
         const v = jcs(obj[key], depth + 1);
@@ -100,9 +104,11 @@ function jcs(value: unknown, depth: number): string | undefined {
  * cannot carry faithfully: NaN, ±Infinity, BigInt, nesting deeper than 200 (or a cycle), or
  * `undefined` / a function at the top level.
  *
- * Our own ~40 lines rather than the `canonicalize` package: that package is ~4× slower on small
- * objects (it dominated the time to verify a million entries) and emits `undefined` for functions
- * inside arrays and objects. The tests hold this equal to `canonicalize` on arbitrary JSON values.
+ * Our own ~40 lines rather than the `canonicalize` package (STYLE.md habit 7 — the audit log is the
+ * product): that package was several times slower on small objects, enough to dominate the time
+ * to verify a million entries, and it emits a bare `undefined` for functions inside arrays and
+ * objects. The tests hold this equal to `canonicalize` on arbitrary JSON values and reproduce the
+ * RFC 8785 test vectors.
  */
 export function canonicalJson(value: unknown): string {
   let out: string | undefined;
@@ -135,9 +141,8 @@ const nonEmpty = (x: unknown): x is string => typeof x === 'string' && x.length 
 
 /**
  * Reads `raw` as an `AuditEntry`: returns a fresh object holding exactly its twelve fields, or a
- * string saying what is wrong. Each field is read once. Rows arrive from database drivers in all
- * sorts of object shapes (some in V8 dictionary mode, where every property read is a hash lookup);
- * copying them into one fixed shape made the verifier's hot loop several times faster.
+ * string saying what is wrong. Each field is read once, and extra properties (a stored `leafHash`,
+ * driver metadata) are left behind.
  */
 function readEntry(raw: unknown): AuditEntry | string {
   if (!isPlainObject(raw)) return 'not an object';
@@ -214,11 +219,11 @@ export function entryLeafHash(e: AuditEntry): Buffer {
 }
 
 /**
- * For the verifier's hot loop: the hex leaf hash of a stored row, or `undefined` if the row is
- * malformed (then `auditEntryProblem` says why). Throws (bad_request) only if `details` cannot be
- * encoded. Not part of the public surface.
+ * For the verifier's hot loop: the canonical JSON of a stored row, or `undefined` if the row is
+ * malformed (then `auditEntryProblem` says why) — validation and encoding in one pass. Throws
+ * (bad_request) only if `details` cannot be encoded. Not part of the public surface.
  */
-export function rowLeafHashHex(raw: unknown): string | undefined {
+export function rowCanonicalJson(raw: unknown): string | undefined {
   const e = readEntry(raw);
-  return typeof e === 'string' ? undefined : leafHashHexOfString(encodeValidEntry(e));
+  return typeof e === 'string' ? undefined : encodeValidEntry(e);
 }

@@ -53,4 +53,4 @@ export {
   type SignedCheckpoint,
   type SigningKey,
 } from './checkpoint.ts';
-export { AuditLogChecker, verifyAuditLog, type VerifyAuditLogInput, type VerifyAuditLogResult } from './verify.ts';
+export { verifyAuditLog, type VerifyAuditLogInput, type VerifyAuditLogResult } from './verify.ts';

@@ -266,6 +266,21 @@ test('an accumulator restored from its peaks continues identically; appendHex eq
   assert.throws(() => new MerkleAccumulator().appendHex('zz'.repeat(32)), isStrataError);
 });
 
+test('appendLeaves and appendSubtreeHex equal appending leaf by leaf', () => {
+  const acc = new MerkleAccumulator();
+  acc.appendLeaves(Buffer.concat(LEAVES.slice(0, 8)));
+  assert.deepEqual(acc.root(), naiveMth(LEAVES.slice(0, 8)));
+  // A perfect subtree of 8 leaves at offset 8, then one of 16 at offset 16, then single leaves.
+  acc.appendSubtreeHex(toHex(naiveMth(LEAVES.slice(8, 16))), 3);
+  acc.appendSubtreeHex(toHex(naiveMth(LEAVES.slice(16, 32))), 4);
+  for (let i = 32; i < 37; i++) acc.append(LEAVES[i] as Buffer);
+  assert.equal(acc.size, 37);
+  assert.deepEqual(acc.root(), naiveMth(LEAVES.slice(0, 37)));
+  assert.throws(() => acc.appendSubtreeHex(toHex(LEAVES[0] as Buffer), 1), /multiple of 2/, 'misaligned subtree');
+  assert.throws(() => acc.appendSubtreeHex('00', 0), isStrataError);
+  assert.throws(() => acc.appendLeaves(Buffer.alloc(33)), isStrataError);
+});
+
 test('the accumulator does not alias caller buffers', () => {
   const leaf = Buffer.from(LEAVES[0] as Buffer);
   const acc = new MerkleAccumulator();

@@ -157,17 +157,46 @@ export class MerkleAccumulator {
     this.#push(hexScratch.toString('latin1'));
   }
 
-  #push(leaf: string): void {
-    if (this.#size >= Number.MAX_SAFE_INTEGER) throw badRequest('the tree is full');
-    let h = leaf;
-    // Each trailing 1-bit of the old size is a peak of the same height as `h`: merge them.
-    for (let s = this.#size; s % 2 === 1; s = (s - 1) / 2) {
+  /** Appends many leaf hashes given as one buffer of 32-byte hashes, in order. */
+  appendLeaves(hashes: Uint8Array): void {
+    if (!(hashes instanceof Uint8Array) || hashes.length % HASH_SIZE !== 0) {
+      throw badRequest(`leaf hashes must come as a multiple of ${HASH_SIZE} bytes`);
+    }
+    const b = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.length);
+    for (let off = 0; off < b.length; off += HASH_SIZE) this.#push(b.toString('latin1', off, off + HASH_SIZE));
+  }
+
+  /**
+   * Appends a whole perfect subtree of 2^height leaves given its MTH (hex) — the same as appending
+   * its leaves one by one, for a caller that hashed them elsewhere (the verifier's hashing thread).
+   * The current size must be a multiple of 2^height, so the subtree sits where RFC 9162 §2.1.1
+   * would put it.
+   */
+  appendSubtreeHex(rootHex: string, height: number): void {
+    if (!Number.isSafeInteger(height) || height < 0 || height > 52) throw badRequest('subtree height must be an integer in [0, 52]');
+    const width = 2 ** height;
+    if (this.#size % width !== 0) {
+      throw badRequest(`a subtree of ${width} leaves can only be appended at a multiple of ${width}; the size is ${this.#size}`);
+    }
+    if (typeof rootHex !== 'string' || rootHex.length !== 2 * HASH_SIZE || hexScratch.write(rootHex, 0, HASH_SIZE, 'hex') !== HASH_SIZE) {
+      throw badRequest('a subtree root must be 64 hex digits');
+    }
+    this.#push(hexScratch.toString('latin1'), width);
+  }
+
+  /** Adds a perfect subtree of `width` leaves (a power of two dividing the size) with root `h`. */
+  #push(root: string, width = 1): void {
+    if (this.#size > Number.MAX_SAFE_INTEGER - width) throw badRequest('the tree is full');
+    let h = root;
+    // Each trailing 1-bit of size/width is a peak of the same height as `h`: merge them, like a
+    // binary counter's carry.
+    for (let s = this.#size / width; s % 2 === 1; s = (s - 1) / 2) {
       const left = this.#peaks.pop();
       if (left === undefined) throw new Error('unreachable: accumulator peaks out of step with size');
       h = nodeHashBin(left, h);
     }
     this.#peaks.push(h);
-    this.#size += 1;
+    this.#size += width;
   }
 
   /** MTH of the leaves appended so far (RFC 9162 §2.1.1); SHA-256("") when empty. O(log n) hashes. */

@@ -4,9 +4,11 @@
 // P3/P4). Failures are results naming the first bad entry, not exceptions.
 
 import type { KeyObject } from 'node:crypto';
-import { auditEntryProblem, rowLeafHashHex, type StoredAuditEntry } from './entry.ts';
+import { badRequest } from '../../kernel/index.ts';
+import { auditEntryProblem, rowCanonicalJson } from './entry.ts';
+import { inlineLeafHasher, workerLeafHasher, type LeafHasher, type LeafHashBatch } from './leaf-hasher.ts';
 import { signedCheckpointProblem, verifyCheckpoint, publicKeyId, type SignedCheckpoint } from './checkpoint.ts';
-import { MerkleAccumulator, hashFromHex, isHashHex, verifyConsistency } from './merkle.ts';
+import { HASH_SIZE, MerkleAccumulator, hashFromHex, isHashHex, verifyConsistency } from './merkle.ts';
 
 /** What `verifyAuditLog` checks. */
 export interface VerifyAuditLogInput {
@@ -24,6 +26,13 @@ export interface VerifyAuditLogInput {
    * checks the server's proof API and fails fast on a fork before the scan.
    */
   readonly consistencyProof?: readonly string[];
+  /**
+   * Hash on a worker thread once the log passes two batches (default true): with a free core this
+   * cut the time for a million entries by about a quarter. False keeps everything on this thread.
+   */
+  readonly parallel?: boolean;
+  /** Rows per batch (a power of two; default 256). Tests use small batches to cross batch edges. */
+  readonly batchSize?: number;
 }
 
 /** The verdict. `ok: false` names the first problem found and, where one is to blame, its `seq`. */
@@ -52,24 +61,42 @@ interface Target {
   readonly name: string;
 }
 
+/** Rows per batch handed to the hashing thread, and how many batches may be in flight at once. */
+const DEFAULT_BATCH_SIZE = 256;
+const MAX_IN_FLIGHT = 4;
+/** Rows per chunk when hashing on the calling thread. */
+const INLINE_CHUNK = 256;
+
+/** A run of consecutive rows that passed the shape, sequence and stored-hash format checks. */
+interface Batch {
+  readonly first: number;
+  /** Their stored leaf hashes (32 bytes each), to compare with the recomputed ones. */
+  readonly stored: Buffer;
+  /** Whether to ask for the batch's subtree root (a full, aligned batch with no checkpoint inside it). */
+  readonly subtree: boolean;
+}
+
 /**
- * Incremental row checker: feed rows in order with `push`, then call `finish`. Holds O(log n) state
- * (a Merkle accumulator), so a million rows need no more memory than ten. Exported for servers that
- * re-verify their own log on a schedule.
+ * The tree side of the scan: compares recomputed leaf hashes with the stored ones, feeds the Merkle
+ * accumulator (O(log n) state, so memory stays flat however long the log) and checks each
+ * checkpoint's root when the tree reaches its size.
  */
-export class AuditLogChecker {
+class TreeCheck {
   readonly #acc = new MerkleAccumulator();
   readonly #targets: Target[];
-  #count = 0;
+  #size = 0;
 
-  /** `targets`: roots the log must have at given sizes (from verified checkpoints). */
   constructor(targets: readonly Target[]) {
     this.#targets = [...targets].sort((a, b) => a.size - b.size);
   }
 
-  /** Rows accepted so far. */
-  get count(): number {
-    return this.#count;
+  get size(): number {
+    return this.#size;
+  }
+
+  /** True if a checkpoint size falls strictly inside (from, to), so the tree must be built leaf by leaf there. */
+  targetInside(from: number, to: number): boolean {
+    return this.#targets.some((t) => t.size > from && t.size < to);
   }
 
   /** Checks targets of size 0 (before any row). */
@@ -77,49 +104,51 @@ export class AuditLogChecker {
     return this.#checkTargets();
   }
 
-  /** Checks the next row; returns the failure, or undefined to go on. */
-  push(row: unknown): Failure | undefined {
-    const p = this.#count;
-    let leafHashHex: string | undefined;
-    try {
-      leafHashHex = rowLeafHashHex(row);
-    } catch (err) {
-      return fail(`entry ${p}: cannot be encoded canonically (${err instanceof Error ? err.message : String(err)})`, p);
-    }
-    if (leafHashHex === undefined) return fail(`entry ${p}: malformed row (${auditEntryProblem(row) ?? 'unknown problem'})`, p);
-    const { seq, leafHash: stored } = row as StoredAuditEntry;
-    if (seq !== p) {
-      if (seq > p) {
-        const from = p === 0 ? 'the log starts at' : `sequence jumps from ${p - 1} to`;
-        return fail(`entry ${p} missing: ${from} ${seq} (deleted or reordered row?)`, p);
+  /** Checks one hashed batch against its stored hashes, then adds it to the tree (in log order). */
+  settle(batch: Batch, hashed: LeafHashBatch): Failure | undefined {
+    const { first, stored } = batch;
+    const { leafHashes } = hashed;
+    const n = stored.length / HASH_SIZE;
+    if (leafHashes.length !== stored.length) throw new Error(`internal: ${leafHashes.length / HASH_SIZE} hashes for ${n} rows`);
+    if (!leafHashes.equals(stored)) {
+      // Something differs: find the first row whose stored hash is not its recomputed one.
+      for (let i = 0; i < n; i++) {
+        const at = HASH_SIZE * i;
+        if (leafHashes.compare(stored, at, at + HASH_SIZE, at, at + HASH_SIZE) !== 0) {
+          return fail(`entry ${first + i}: stored leaf hash does not match its content (edited row?)`, first + i);
+        }
       }
-      return fail(`entry ${p}: sequence goes back from ${p - 1} to ${seq} (duplicated or reordered row?)`, p);
     }
-    if (stored !== leafHashHex) {
-      return fail(
-        isHashHex(stored)
-          ? `entry ${p}: stored leaf hash does not match its content (edited row?)`
-          : `entry ${p}: stored leaf hash is missing or not 64 lower-case hex digits`,
-        p,
-      );
+    if (hashed.subtreeRoot !== undefined && batch.subtree) {
+      this.#acc.appendSubtreeHex(hashed.subtreeRoot, Math.log2(n));
+      this.#size += n;
+      return this.#checkTargets();
     }
-    this.#acc.appendHex(leafHashHex);
-    this.#count = p + 1;
-    return this.#checkTargets();
+    // Leaf by leaf, stopping at each checkpoint size that falls inside the batch.
+    let i = 0;
+    while (i < n) {
+      const next = this.#targets[0]?.size ?? Number.POSITIVE_INFINITY;
+      const upto = Math.min(n, Math.max(i + 1, next - first));
+      this.#acc.appendLeaves(leafHashes.subarray(HASH_SIZE * i, HASH_SIZE * upto));
+      this.#size = first + upto;
+      i = upto;
+      const f = this.#checkTargets();
+      if (f !== undefined) return f;
+    }
+    return undefined;
   }
 
-  /** After the last row: every target must have been reached (else the log was truncated). */
+  /** After the last row: every checkpoint must have been reached (else the log was truncated). */
   finish(): Failure | undefined {
-    const missed = this.#targets.find((t) => t.size > this.#count);
+    const missed = this.#targets.find((t) => t.size > this.#size);
     if (missed === undefined) return undefined;
-    return fail(`log has ${this.#count} entries but the ${missed.name} was signed over ${missed.size} (truncated?)`, this.#count);
+    return fail(`log has ${this.#size} entries but the ${missed.name} was signed over ${missed.size} (truncated?)`, this.#size);
   }
 
   #checkTargets(): Failure | undefined {
-    while (this.#targets.length > 0 && (this.#targets[0] as Target).size === this.#count) {
+    while (this.#targets.length > 0 && (this.#targets[0] as Target).size === this.#size) {
       const t = this.#targets.shift() as Target;
-      const root = this.#acc.root().toString('hex');
-      if (root !== t.root) {
+      if (this.#acc.root().toString('hex') !== t.root) {
         return fail(
           `root at size ${t.size} does not match the ${t.name} (rows below ${t.size} rewritten along with their leaf hashes, or a different log?)`,
         );
@@ -127,6 +156,27 @@ export class AuditLogChecker {
     }
     return undefined;
   }
+}
+
+/** The row side of the scan: shape, canonical encoding and sequence, one row at a time. */
+function checkRow(row: unknown, p: number): string | Failure {
+  let text: string | undefined;
+  try {
+    text = rowCanonicalJson(row);
+  } catch (err) {
+    return fail(`entry ${p}: cannot be encoded canonically (${err instanceof Error ? err.message : String(err)})`, p);
+  }
+  if (text === undefined) return fail(`entry ${p}: malformed row (${auditEntryProblem(row) ?? 'unknown problem'})`, p);
+  const { seq, leafHash } = row as { seq: number; leafHash: unknown };
+  if (seq !== p) {
+    if (seq > p) {
+      const from = p === 0 ? 'the log starts at' : `sequence jumps from ${p - 1} to`;
+      return fail(`entry ${p} missing: ${from} ${seq} (deleted or reordered row?)`, p);
+    }
+    return fail(`entry ${p}: sequence goes back from ${p - 1} to ${seq} (duplicated or reordered row?)`, p);
+  }
+  if (!isHashHex(leafHash)) return fail(`entry ${p}: stored leaf hash is missing or not 64 lower-case hex digits`, p);
+  return text;
 }
 
 function checkpointFailure(c: unknown, name: string, publicKey: KeyObject): Failure | undefined {
@@ -156,7 +206,8 @@ function isAsyncIterable(x: Iterable<unknown> | AsyncIterable<unknown>): x is As
  *    SHA-256(0x00 || canonical JSON) recomputed from its content (RFC 9162 §2.1.1);
  * 3. the Merkle root at each checkpoint's size equals the signed root, and the log is not shorter.
  * Rows beyond the newest checkpoint are still checked by (2) and counted as `unverified`.
- * Never throws for bad data; an error thrown by the row source itself propagates.
+ * Never throws for bad data. It rejects only if the row source throws, the hashing thread dies, or
+ * `batchSize` is not a power of two.
  */
 export async function verifyAuditLog(input: VerifyAuditLogInput): Promise<VerifyAuditLogResult> {
   const { checkpoint, latest, publicKey, consistencyProof } = input;
@@ -197,24 +248,13 @@ export async function verifyAuditLog(input: VerifyAuditLogInput): Promise<Verify
     if (latest.size !== checkpoint.size) targets.push({ size: latest.size, root: latest.root, name: 'latest checkpoint' });
   }
 
-  const checker = new AuditLogChecker(targets);
-  let failure = checker.start();
-  if (failure !== undefined) return failure;
-  const { entries } = input;
-  if (isAsyncIterable(entries)) {
-    // Returning early from for-await closes the source (e.g. a database cursor).
-    for await (const row of entries) {
-      failure = checker.push(row);
-      if (failure !== undefined) return failure;
-    }
-  } else {
-    for (const row of entries) {
-      failure = checker.push(row);
-      if (failure !== undefined) return failure;
-    }
-  }
-  failure = checker.finish();
-  if (failure !== undefined) return failure;
+  const tree = new TreeCheck(targets);
+  const started = tree.start();
+  if (started !== undefined) return started;
+  const rowFailure = await scan(input.entries, tree, input.batchSize ?? DEFAULT_BATCH_SIZE, input.parallel ?? true);
+  if (rowFailure !== undefined) return rowFailure;
+  const truncated = tree.finish();
+  if (truncated !== undefined) return truncated;
 
   const newest = latest ?? checkpoint;
   return {
@@ -222,7 +262,101 @@ export async function verifyAuditLog(input: VerifyAuditLogInput): Promise<Verify
     size: newest.size,
     root: newest.root,
     checkpoint: newest,
-    checked: checker.count,
-    unverified: checker.count - newest.size,
+    checked: tree.size,
+    unverified: tree.size - newest.size,
   };
+}
+
+/**
+ * Streams the rows through the row checks, in batches, to the leaf hasher and back into the tree
+ * check, in order. A row problem is reported only after every earlier row has been hashed and
+ * checked, so the failure returned is always the first in log order.
+ *
+ * On the calling thread, rows go in small chunks that are hashed and settled at once, so the entry
+ * texts die young (holding thousands of them across garbage collections doubled the run time). The
+ * worker thread starts once the log has shown itself long enough (two batches) to repay its start-up;
+ * then whole batches go to it, at most MAX_IN_FLIGHT at a time so memory stays bounded, and only
+ * the stored hashes wait on this side.
+ */
+async function scan(
+  entries: Iterable<unknown> | AsyncIterable<unknown>,
+  tree: TreeCheck,
+  batchSize: number,
+  parallel: boolean,
+): Promise<Failure | undefined> {
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || (batchSize & (batchSize - 1)) !== 0) {
+    throw badRequest(`batchSize must be a power of two; got ${String(batchSize)}`);
+  }
+  const inlineChunk = Math.min(batchSize, INLINE_CHUNK); // both powers of two, so chunks stay batch-aligned
+  const inFlight: { batch: Batch; hashed: Promise<LeafHashBatch> }[] = [];
+  let worker: LeafHasher | undefined;
+  let workerTried = false;
+  let chunk = inlineChunk;
+  let texts: string[] = [];
+  let stored = Buffer.allocUnsafe(HASH_SIZE * chunk);
+  let first = 0;
+
+  const drainOne = async (): Promise<Failure | undefined> => {
+    const next = inFlight.shift();
+    return next === undefined ? undefined : tree.settle(next.batch, await next.hashed);
+  };
+  const send = (): void => {
+    const n = texts.length;
+    if (n === 0) return;
+    const hasher = worker ?? inlineLeafHasher;
+    const subtree = worker !== undefined && n === batchSize && !tree.targetInside(first, first + n);
+    const batch: Batch = { first, stored: stored.subarray(0, HASH_SIZE * n), subtree };
+    inFlight.push({ batch, hashed: hasher.hash(texts, subtree) });
+    first += n;
+    if (parallel && !workerTried && first >= 2 * batchSize && first % batchSize === 0) {
+      workerTried = true;
+      try {
+        worker = workerLeafHasher();
+        chunk = batchSize;
+      } catch {
+        // No worker threads here (a locked-down runtime): carry on, on this thread.
+      }
+    }
+    texts = [];
+    stored = Buffer.allocUnsafe(HASH_SIZE * chunk);
+  };
+
+  try {
+    let rowFailure: Failure | undefined;
+    /** Takes one row; true when reading must stop (a bad row). Synchronous: no await per row. */
+    const take = (row: unknown): boolean => {
+      const checked = checkRow(row, first + texts.length);
+      if (typeof checked !== 'string') {
+        rowFailure = checked;
+        return true;
+      }
+      stored.write((row as { leafHash: string }).leafHash, HASH_SIZE * texts.length, HASH_SIZE, 'hex');
+      texts.push(checked);
+      if (texts.length === chunk) send();
+      return false;
+    };
+    const backlog = (): number => (worker === undefined ? 1 : MAX_IN_FLIGHT);
+    let failure: Failure | undefined;
+    if (isAsyncIterable(entries)) {
+      // Returning early from for-await closes the source (e.g. a database cursor).
+      for await (const row of entries) {
+        if (take(row)) break;
+        while (inFlight.length >= backlog()) if ((failure = await drainOne()) !== undefined) return failure;
+      }
+    } else {
+      for (const row of entries) {
+        if (take(row)) break;
+        while (inFlight.length >= backlog()) if ((failure = await drainOne()) !== undefined) return failure;
+      }
+    }
+    // Hash and check every row before the first bad one (or the end), in order.
+    send();
+    while (inFlight.length > 0) {
+      failure = await drainOne();
+      if (failure !== undefined) return failure;
+    }
+    return rowFailure;
+  } finally {
+    await worker?.close();
+  }
 }
