@@ -147,13 +147,25 @@ test('audit verify: passes, pins its anchor, then catches a tampered database af
   const off = strata('audit', 'verify', '--events', exportFile, '--checkpoint', cp, '--public-key', pub, '--no-save');
   assert.equal(off.code, 0, off.err);
   const lines = readFileSync(exportFile, 'utf8').trim().split('\n');
-  const e3 = JSON.parse(lines[3] as string) as { actor: string };
+  const original = [...lines];
+  // Each line: the entry's canonical JSON, a tab, its leaf hash.
+  const [canonical, hash] = (lines[3] as string).split('\t');
+  assert.match(hash ?? '', /^[0-9a-f]{64}$/);
+  const e3 = JSON.parse(canonical as string) as { actor: string };
   e3.actor = 'pr_someone_else';
-  lines[3] = JSON.stringify(e3);
+  lines[3] = `${JSON.stringify(e3)}\t${hash ?? ''}`;
   writeFileSync(exportFile, `${lines.join('\n')}\n`);
   const offBad = strata('audit', 'verify', '--events', exportFile, '--checkpoint', cp, '--public-key', pub, '--no-save');
   assert.equal(offBad.code, 1);
   assert.match(offBad.err, /entry 3: stored leaf hash does not match its content/);
+  writeFileSync(exportFile, `${[...original.slice(0, 2), ...original.slice(3)].join('\n')}\n`);
+  const deleted = strata('audit', 'verify', '--events', exportFile, '--checkpoint', cp, '--public-key', pub, '--no-save');
+  assert.equal(deleted.code, 1);
+  assert.match(deleted.err, /entry 2 missing: sequence jumps from 1 to 3/);
+  writeFileSync(exportFile, `${original.slice(0, 5).join('\n')}\n`);
+  const truncated = strata('audit', 'verify', '--events', exportFile, '--checkpoint', cp, '--public-key', pub, '--no-save');
+  assert.equal(truncated.code, 1);
+  assert.match(truncated.err, /truncated/);
 
   // A database superuser rewrites history while the server is down...
   await stopServer();

@@ -1,13 +1,13 @@
-// Child process for bench/audit-verify.ts: calls verifyAuditLog directly (no CLI) on an export, in
-// a fresh process so the generator's heap does not distort it, then times reading and parsing the
-// same file alone — the floor any verifier using this reader pays. Prints one JSON line.
+// Child process for bench/audit-verify.ts: calls the verifier the CLI uses for exports
+// (verifyCanonicalLines over the CLI's chunked line reader) directly, in a fresh process so the
+// generator's heap does not distort it, then times reading and splitting the same file alone — the
+// floor any verifier using this reader pays. Prints one JSON line.
 //
 //   node --import tsx bench/support/verify-in-process.ts EVENTS CHECKPOINT PUBLIC_KEY
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { SignedCheckpoint } from '../../src/access/audit/index.ts';
-import { loadPublicKey, verifyAuditLog } from '../../src/access/audit/index.ts';
+import { loadPublicKey, verifyCanonicalLines } from '../../src/access/audit/index.ts';
+import { fileLines } from '../../src/cli/audit.ts';
 
 export interface InProcessResult {
   readonly ok: boolean;
@@ -18,26 +18,17 @@ export interface InProcessResult {
   readonly maxRssMiB: number;
 }
 
-/** The reader of src/cli/audit.ts (fileEntries): readline over a 1 MiB-buffered stream, JSON.parse per line. */
-async function* fileEntries(path: string): AsyncGenerator<unknown> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
-  for await (const line of rl) {
-    if (line.trim() === '') continue;
-    yield JSON.parse(line) as unknown;
-  }
-}
-
 const [events, checkpointPath, publicKeyPath] = process.argv.slice(2) as [string, string, string];
 const publicKey = await loadPublicKey(publicKeyPath);
 const checkpoint = JSON.parse(await readFile(checkpointPath, 'utf8')) as SignedCheckpoint;
 
 let t = process.hrtime.bigint();
-const result = await verifyAuditLog({ entries: fileEntries(events), checkpoint, publicKey });
+const result = await verifyCanonicalLines({ lines: fileLines(events), checkpoint, publicKey });
 const verifySeconds = Number(process.hrtime.bigint() - t) / 1e9;
 
 t = process.hrtime.bigint();
 let rows = 0;
-for await (const row of fileEntries(events)) if (row !== null) rows += 1;
+for await (const batch of fileLines(events)) rows += batch.starts.length;
 const readParseSeconds = Number(process.hrtime.bigint() - t) / 1e9;
 
 const out: InProcessResult = {

@@ -3,13 +3,14 @@
 // pins the server's public key and newest verified checkpoint (trust on first use, like SSH
 // known_hosts), so a later rewrite or rollback of the log is caught even if the server lies.
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
-import { loadPublicKey, readLatestCheckpoint, readCheckpointFile, signedCheckpointProblem, verifyAuditLog } from '../access/audit/index.ts';
-import type { SignedCheckpoint } from '../access/audit/index.ts';
+import { canonicalEntryJson, loadPublicKey, readLatestCheckpoint, readCheckpointFile, signedCheckpointProblem, verifyAuditLog, verifyCanonicalLines } from '../access/audit/index.ts';
+import type { LineBatch, SignedCheckpoint, StoredAuditEntry, VerifyAuditLogResult } from '../access/audit/index.ts';
 import type { StrataClient } from '../sdk/index.ts';
 import { isLocalServer, strataHome, trustDir } from './config.ts';
 import { commandContext } from './context.ts';
@@ -27,6 +28,60 @@ async function* serverEntries(client: StrataClient): AsyncGenerator<unknown> {
   }
 }
 
+/**
+ * Lines of a file as offsets into 4 MiB chunks (no per-line objects). Each batch's buffer starts
+ * with a spare byte, so the byte before every line is free for the verifier to use.
+ */
+export async function* fileLines(path: string): AsyncGenerator<LineBatch> {
+  const fh = await openFile(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(4 << 20);
+    let carry: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      const data = Buffer.allocUnsafe(1 + carry.length + bytesRead);
+      data[0] = 0x0a;
+      carry.copy(data, 1);
+      chunk.copy(data, 1 + carry.length, 0, bytesRead);
+      const starts: number[] = [];
+      const ends: number[] = [];
+      let start = 1;
+      for (let nl = data.indexOf(0x0a, start); nl >= 0; nl = data.indexOf(0x0a, start)) {
+        if (nl > start) {
+          starts.push(start);
+          ends.push(nl);
+        }
+        start = nl + 1;
+      }
+      if (starts.length > 0) yield { data, starts, ends };
+      carry = data.subarray(start);
+    }
+    if (carry.length > 0) {
+      const data = Buffer.allocUnsafe(carry.length + 1);
+      data[0] = 0x0a;
+      carry.copy(data, 1);
+      yield { data, starts: [1], ends: [data.length] };
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** True when an export is in canonical-lines form (canonical JSON, a tab, the leaf hash). */
+async function isCanonicalExport(path: string): Promise<boolean> {
+  const fh = await openFile(path, 'r');
+  try {
+    const head = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const firstLine = head.subarray(0, bytesRead).toString('utf8').split('\n')[0] ?? '';
+    return firstLine.includes('\t');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** JSON-lines exports (older CLI versions): parsed row by row, then verified like server rows. */
 async function* fileEntries(path: string): AsyncGenerator<unknown> {
   const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
   let n = 0;
@@ -68,13 +123,14 @@ export function registerAudit(program: Command): void {
   audit
     .command('export')
     .option('--out <file>', 'write JSON lines here instead of stdout')
-    .description('export every entry, as stored, one JSON object per line (input for `audit verify --events`)')
+    .description('export every entry, one per line: its canonical JSON (the exact bytes its Merkle leaf commits to), a tab, its stored leaf hash (input for `audit verify --events`)')
     .action(async (opts: { out?: string }, cmd: Command) => {
       const { client } = commandContext(cmd);
       const sink = opts.out === undefined ? process.stdout : createWriteStream(opts.out);
       let n = 0;
       for await (const e of serverEntries(client)) {
-        if (!sink.write(`${JSON.stringify(e)}\n`)) await once(sink, 'drain');
+        const { leafHash, ...entry } = e as StoredAuditEntry;
+        if (!sink.write(`${canonicalEntryJson(entry)}\t${leafHash}\n`)) await once(sink, 'drain');
         n += 1;
       }
       if (opts.out !== undefined) {
@@ -147,12 +203,10 @@ export function registerAudit(program: Command): void {
         notes.push('no saved checkpoint: using the server\'s newest as the anchor (trust on first use)');
       }
 
-      const result = await verifyAuditLog({
-        entries: offline ? fileEntries(opts.events as string) : serverEntries(client),
-        checkpoint: anchor,
-        publicKey,
-        ...(latest === undefined ? {} : { latest }),
-      });
+      const anchors = { checkpoint: anchor, publicKey, ...(latest === undefined ? {} : { latest }) };
+      let result: VerifyAuditLogResult;
+      if (offline && (await isCanonicalExport(opts.events as string))) result = await verifyCanonicalLines({ ...anchors, lines: fileLines(opts.events as string) });
+      else result = await verifyAuditLog({ ...anchors, entries: offline ? fileEntries(opts.events as string) : serverEntries(client) });
       for (const n of notes) process.stderr.write(`note: ${n}\n`);
       if (!result.ok) {
         if (out.json) out.record(result);

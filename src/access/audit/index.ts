@@ -53,4 +53,4 @@ export {
   type SignedCheckpoint,
   type SigningKey,
 } from './checkpoint.ts';
-export { verifyAuditLog, type VerifyAuditLogInput, type VerifyAuditLogResult } from './verify.ts';
+export { verifyAuditLog, verifyCanonicalLines, type LineBatch, type VerifyAuditLogInput, type VerifyAuditLogResult } from './verify.ts';

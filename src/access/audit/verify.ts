@@ -8,7 +8,7 @@ import { badRequest } from '../../kernel/index.ts';
 import { auditEntryProblem, rowCanonicalJson } from './entry.ts';
 import { inlineLeafHasher, workerLeafHasher, type LeafHasher, type LeafHashBatch } from './leaf-hasher.ts';
 import { signedCheckpointProblem, verifyCheckpoint, publicKeyId, type SignedCheckpoint } from './checkpoint.ts';
-import { HASH_SIZE, MerkleAccumulator, hashFromHex, isHashHex, verifyConsistency } from './merkle.ts';
+import { HASH_SIZE, MerkleAccumulator, hashFromHex, isHashHex, sha256Hex, verifyConsistency } from './merkle.ts';
 
 /** What `verifyAuditLog` checks. */
 export interface VerifyAuditLogInput {
@@ -138,6 +138,13 @@ class TreeCheck {
     return undefined;
   }
 
+  /** Adds one verified leaf hash (64 hex digits) in log order and checks any checkpoint at the new size. */
+  appendLeafHex(leafHex: string): Failure | undefined {
+    this.#acc.appendHex(leafHex);
+    this.#size += 1;
+    return this.#checkTargets();
+  }
+
   /** After the last row: every checkpoint must have been reached (else the log was truncated). */
   finish(): Failure | undefined {
     const missed = this.#targets.find((t) => t.size > this.#size);
@@ -210,6 +217,18 @@ function isAsyncIterable(x: Iterable<unknown> | AsyncIterable<unknown>): x is As
  * `batchSize` is not a power of two.
  */
 export async function verifyAuditLog(input: VerifyAuditLogInput): Promise<VerifyAuditLogResult> {
+  const targets = checkpointTargets(input);
+  if (!Array.isArray(targets)) return targets;
+  const tree = new TreeCheck(targets);
+  const started = tree.start();
+  if (started !== undefined) return started;
+  const rowFailure = await scan(input.entries, tree, input.batchSize ?? DEFAULT_BATCH_SIZE, input.parallel ?? true);
+  if (rowFailure !== undefined) return rowFailure;
+  return finishResult(tree, input);
+}
+
+/** The checkpoints' signatures and mutual consistency, and the (size, root) pairs the rows must reach. */
+function checkpointTargets(input: Pick<VerifyAuditLogInput, 'checkpoint' | 'latest' | 'publicKey' | 'consistencyProof'>): Target[] | Failure {
   const { checkpoint, latest, publicKey, consistencyProof } = input;
   const anchorFailure = checkpointFailure(checkpoint, 'checkpoint', publicKey);
   if (anchorFailure !== undefined) return anchorFailure;
@@ -247,16 +266,13 @@ export async function verifyAuditLog(input: VerifyAuditLogInput): Promise<Verify
     }
     if (latest.size !== checkpoint.size) targets.push({ size: latest.size, root: latest.root, name: 'latest checkpoint' });
   }
+  return targets;
+}
 
-  const tree = new TreeCheck(targets);
-  const started = tree.start();
-  if (started !== undefined) return started;
-  const rowFailure = await scan(input.entries, tree, input.batchSize ?? DEFAULT_BATCH_SIZE, input.parallel ?? true);
-  if (rowFailure !== undefined) return rowFailure;
+function finishResult(tree: TreeCheck, input: Pick<VerifyAuditLogInput, 'checkpoint' | 'latest'>): VerifyAuditLogResult {
   const truncated = tree.finish();
   if (truncated !== undefined) return truncated;
-
-  const newest = latest ?? checkpoint;
+  const newest = input.latest ?? input.checkpoint;
   return {
     ok: true,
     size: newest.size,
@@ -359,4 +375,67 @@ async function scan(
   } finally {
     await worker?.close();
   }
+}
+
+const SEQ_KEY = Buffer.from('"seq":');
+const TAB = 0x09;
+
+/**
+ * The fast path for exports in canonical-lines form (`strata audit export`): each line is an
+ * entry's RFC 8785 canonical JSON — byte for byte the Merkle leaf input — then a tab and the stored
+ * leaf hash. Each line's bytes are hashed as they are, with no JSON parsing: a stored hash that
+ * differs names the edited entry, and the roots at the checkpoint sizes prove that the bytes are
+ * exactly what was logged, in order and complete. `seq` is read from the top-level `"seq":` key
+ * (canonical JSON puts it after every key that could hold a nested one, and string values cannot
+ * contain an unescaped quote), so gaps and reordering are named too.
+ */
+/**
+ * A batch of export lines: line i is `data[starts[i], ends[i])`, and the byte before each line is
+ * free for the verifier to overwrite (a newline, or a spare byte at the front of `data`).
+ */
+export interface LineBatch {
+  readonly data: Buffer;
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+}
+
+export async function verifyCanonicalLines(
+  input: Pick<VerifyAuditLogInput, 'checkpoint' | 'latest' | 'publicKey' | 'consistencyProof'> & { readonly lines: AsyncIterable<LineBatch> },
+): Promise<VerifyAuditLogResult> {
+  const targets = checkpointTargets(input);
+  if (!Array.isArray(targets)) return targets;
+  const tree = new TreeCheck(targets);
+  const started = tree.start();
+  if (started !== undefined) return started;
+  for await (const { data, starts, ends } of input.lines) {
+    for (let i = 0; i < starts.length; i++) {
+      const p = tree.size;
+      const start = starts[i] as number;
+      let end = ends[i] as number;
+      if (end > start && data[end - 1] === 0x0d) end -= 1;
+      const tab = data.lastIndexOf(TAB, end - 1);
+      if (tab < start || end - tab - 1 !== 2 * HASH_SIZE) return fail(`entry ${p}: malformed export line (expected canonical JSON, a tab and a 64-digit leaf hash)`, p);
+      const at = data.lastIndexOf(SEQ_KEY, tab - 1);
+      let seq = -1;
+      if (at >= start) {
+        seq = 0;
+        for (let j = at + SEQ_KEY.length; j < tab; j++) {
+          const c = data[j] as number;
+          if (c < 0x30 || c > 0x39) break;
+          seq = seq * 10 + (c - 0x30);
+        }
+      }
+      if (seq !== p) {
+        if (seq > p) return fail(`entry ${p} missing: ${p === 0 ? 'the log starts at' : `sequence jumps from ${p - 1} to`} ${seq} (deleted or reordered row?)`, p);
+        return fail(`entry ${p}: sequence goes back from ${p - 1} to ${seq} (duplicated or reordered row?)`, p);
+      }
+      // RFC 9162 leaf input 0x00 || canonical bytes, hashed in place: the byte before the line is ours.
+      data[start - 1] = 0x00;
+      const leafHex = sha256Hex(data.subarray(start - 1, tab));
+      if (data.toString('latin1', tab + 1, end) !== leafHex) return fail(`entry ${p}: stored leaf hash does not match its content (edited row?)`, p);
+      const f = tree.appendLeafHex(leafHex);
+      if (f !== undefined) return f;
+    }
+  }
+  return finishResult(tree, input);
 }
