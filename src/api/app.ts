@@ -74,6 +74,9 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
     genReqId: () => `${reqPrefix}${(++reqCounter).toString(36)}`,
     // One log line per request (in onResponse) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // Platform close stops the local agent and wakes every long-poll before the HTTP server closes,
+    // so connections still open then are keep-alive leftovers: close them rather than wait them out.
+    forceCloseConnections: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },

@@ -43,7 +43,12 @@ export function registerServer(program: Command): void {
       await new Promise<void>((resolveStop) => {
         const onSignal = (sig: string): void => {
           process.stdout.write(`\nreceived ${sig}: shutting down\n`);
-          server.stop().then(resolveStop, (e: unknown) => {
+          // Once shutdown is complete, exit at once: idle keep-alive sockets of the local agent's
+          // HTTP pool would otherwise hold the process for their timeout.
+          server.stop().then(() => {
+            resolveStop();
+            process.exit(0);
+          }, (e: unknown) => {
             process.stderr.write(`strata: shutdown failed: ${(e as Error).message}\n`);
             process.exit(1);
           });
