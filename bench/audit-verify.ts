@@ -17,6 +17,7 @@ import { MerkleAccumulator, canonicalEntryJson, entryLeafHashHex, generateSignin
 import type { InProcessResult } from './support/verify-in-process.ts';
 import { describeMachine, machine, strataBuild } from './support/machine.ts';
 import { benchFlags, fix, humanWriter, int, repoRoot, runChild } from './support/report.ts';
+import { seededRandom } from '../src/kernel/index.ts';
 
 const TARGET_SECONDS = 5; // for 1,000,000 events, issue 2
 const flags = benchFlags();
@@ -28,18 +29,7 @@ const CLI_RUNS = 3;
 // ---------------------------------------------------------------------------------------------
 // A realistic log: the actions the services append, with their resources and details.
 
-/** mulberry32: a small seeded PRNG, so every run verifies the same log. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(2);
+const rand = seededRandom(2);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 const B32 = '0123456789abcdefghjkmnpqrstvwxyz';
 const id = (prefix: string): string => {

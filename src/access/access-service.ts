@@ -319,6 +319,12 @@ export class AccessService {
     return project;
   }
 
+  /** A project as the resource authorize() decides on (404 when it does not exist). */
+  async projectResource(name: string): Promise<Extract<Resource, { kind: 'project' }>> {
+    const p = await this.getProject(name);
+    return { kind: 'project', projectId: p.id, teamId: p.teamId, name: p.name };
+  }
+
   /** Projects the principal can see. */
   async listProjects(p: Principal, team?: Team): Promise<Project[]> {
     let q = this.store.db
@@ -467,6 +473,12 @@ export class AccessService {
       return after;
     });
   }
+}
+
+/** The project an authorised project resource names (for services that take a Project). */
+export function projectOfResource(r: Resource): Project {
+  if (r.kind !== 'project') throw new StrataError('internal', `expected a project resource, got ${r.kind}`);
+  return { id: r.projectId, teamId: r.teamId, name: r.name, team: '', createdAt: '' };
 }
 
 function findBinding(tx: Tx, principalId: string, scopeKind: ScopeKind, scopeId: string) {

@@ -2,7 +2,7 @@
 export * from './model.ts';
 export { POLICY, authorize, mayGrant, effectiveRole, canSee, isAction } from './authorize.ts';
 export type { Action } from './authorize.ts';
-export { AccessService } from './access-service.ts';
+export { AccessService, projectOfResource } from './access-service.ts';
 export type { Actor, Team, Project, PrincipalInfo, TokenInfo, Member } from './access-service.ts';
 export { AuditLog } from './audit-log.ts';
 export type { AuditInput } from './audit-log.ts';

@@ -3,7 +3,8 @@
 import { Type } from '@sinclair/typebox';
 import { NAME_PATTERN, badRequest, notFound } from '../kernel/index.ts';
 import type { PrincipalId } from '../kernel/index.ts';
-import type { AccessService, Project } from './access-service.ts';
+import type { AccessService } from './access-service.ts';
+import { projectOfResource } from './access-service.ts';
 import type { AuditLog } from './audit-log.ts';
 import { canSee } from './authorize.ts';
 import type { Resource } from './model.ts';
@@ -73,15 +74,12 @@ function memberRoutes<K extends 'team' | 'project'>(key: K, resolve: (name: stri
 }
 
 export function accessRoutes({ access, audit, secrets }: AccessRoutesDeps): RouteSpec[] {
-  const projectResource = async (name: string): Promise<ProjectResource> => {
-    const p = await access.getProject(name);
-    return { kind: 'project', projectId: p.id, teamId: p.teamId, name: p.name };
-  };
+  const projectResource = (name: string): Promise<ProjectResource> => access.projectResource(name);
   const teamResource = async (name: string): Promise<TeamResource> => {
     const t = await access.getTeam(name);
     return { kind: 'team', teamId: t.id, name: t.name };
   };
-  const projectOf = (r: ProjectResource): Project => ({ id: r.projectId, teamId: r.teamId, name: r.name, team: '', createdAt: '' });
+  const projectOf = projectOfResource;
   const principalResource = async (name: string | undefined, self: PrincipalId): Promise<Resource> =>
     name === undefined ? { kind: 'principal', principalId: self } : { kind: 'principal', principalId: (await access.getPrincipalByName(name)).id };
 

@@ -1,7 +1,7 @@
 // HTTP routes for jobs (users), nodes (users and admins) and the agent protocol (node identities).
 import { Type } from '@sinclair/typebox';
-import type { AccessService, Project, Resource, RouteSpec } from '../access/index.ts';
-import { defineRoute } from '../access/index.ts';
+import type { AccessService, Resource, RouteSpec } from '../access/index.ts';
+import { defineRoute, projectOfResource } from '../access/index.ts';
 import { NAME_PATTERN, notFound } from '../kernel/index.ts';
 import type { JobService } from './job-service.ts';
 import { JOB_STATES } from './model.ts';
@@ -24,14 +24,8 @@ type ProjectResource = Extract<Resource, { kind: 'project' }>;
 const PLATFORM: Resource = { kind: 'platform' };
 
 export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
-  const projectResource = async (name: string): Promise<ProjectResource> => {
-    const p = await access.getProject(name);
-    return { kind: 'project', projectId: p.id, teamId: p.teamId, name: p.name };
-  };
-  const projectOf = (r: Resource): Project => {
-    const p = r as ProjectResource;
-    return { id: p.projectId, teamId: p.teamId, name: p.name, team: '', createdAt: '' };
-  };
+  const projectResource = (name: string): Promise<ProjectResource> => access.projectResource(name);
+  const projectOf = projectOfResource;
   const nodeResource = async (id: string): Promise<Resource> => ({ kind: 'node', nodeId: id as NodeInfo['id'], principalId: await jobs.nodeOwner(id) });
   const nodeOf = async (id: string): Promise<NodeInfo> => {
     const n = await jobs.nodeById(id);

@@ -11,17 +11,7 @@ export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'strata.js');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: a tiny seeded PRNG so a failing chaos run can be replayed with the same seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../src/kernel/index.ts';
 
 /** A child process with its output captured (for failure messages) and a promise for its exit. */
 export interface Child {

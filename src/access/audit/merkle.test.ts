@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { isStrataError } from '../../kernel/index.ts';
+import { isStrataError, seededRandom } from '../../kernel/index.ts';
 import {
   EMPTY_ROOT,
   MerkleAccumulator,
@@ -75,17 +75,6 @@ function subproofShape(m: number, n: number, b: boolean): string {
 const leaves = (n: number): Buffer[] => Array.from({ length: n }, (_, i) => H_LEAF(Buffer.from(`leaf ${i}`)));
 const LEAVES = leaves(130);
 
-/** A small seeded PRNG (mulberry32), so random sizes are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 
@@ -235,7 +224,7 @@ test('rootFromLeaves and MerkleAccumulator equal the naive MTH for every size 0.
 });
 
 test('roots agree with the naive MTH for random larger sizes (seeded)', () => {
-  const next = rng(0x5eed);
+  const next = seededRandom(0x5eed);
   const big = leaves(5000);
   const sizes = [127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 4096, 4097];
   for (let i = 0; i < 8; i++) sizes.push(1 + Math.floor(next() * 5000));
