@@ -8,7 +8,7 @@ import type { Store, Tx } from '../store/index.ts';
 import { isUniqueViolation } from '../store/index.ts';
 import type { AuditLog } from './audit-log.ts';
 import { mayGrant } from './authorize.ts';
-import type { Principal, PrincipalKind, Resource, Role, RoleBinding, ScopeKind } from './model.ts';
+import type { Principal, PrincipalKind, Resource, Role, ScopeKind } from './model.ts';
 import { isRole } from './model.ts';
 import { generateToken, hashToken, looksLikeToken } from './tokens.ts';
 
@@ -492,7 +492,3 @@ function toPrincipalInfo(r: { id: string; kind: string; name: string; display_na
 function toTokenInfo(r: { id: string; principal_id: string; name: string; prefix: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null }): TokenInfo {
   return { id: r.id as TokenId, principalId: r.principal_id as PrincipalId, name: r.name, prefix: r.prefix, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at };
 }
-
-/** Narrow helper for routes: a principal's bindings as plain data. */
-export const bindingsOf = (p: Principal): readonly RoleBinding[] => p.bindings;
-export { StrataError };

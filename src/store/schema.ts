@@ -1,6 +1,5 @@
 // Table types for Kysely. Times are ISO-8601 text in both databases (sortable, identical on the
 // wire); booleans are integers 0/1 so one schema serves SQLite and PostgreSQL.
-import type { Generated } from 'kysely';
 
 export interface MetaTable {
   key: string;
@@ -163,6 +162,3 @@ export interface Database {
   audit_events: AuditEventsTable;
   secrets: SecretsTable;
 }
-
-/** Marker so unused-import lint does not strip Generated when a later table needs it. */
-export type _Generated<T> = Generated<T>;
