@@ -15,12 +15,15 @@ const ALLOWED: Record<string, readonly string[]> = {
   access: ['kernel', 'store', 'blobs'],
   compute: ['kernel', 'store', 'blobs', 'access'],
   scheduler: ['kernel'],
+  // Pure engines: data in, results out; no I/O module.
+  quantum: ['kernel'],
+  spiking: ['kernel'],
   jobs: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler'],
   sdk: ['kernel'],
   // The agent talks to the server only through the SDK; it may use pure helpers of compute (carbon signal types).
-  agent: ['kernel', 'sdk', 'jobs', 'compute'],
+  agent: ['kernel', 'sdk', 'jobs', 'compute', 'quantum', 'spiking'],
   api: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler', 'jobs', 'sdk', 'agent'],
-  cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent'],
+  cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent', 'scheduler', 'quantum', 'spiking'],
 };
 
 function walk(dir: string, out: string[] = []): string[] {
