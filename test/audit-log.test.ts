@@ -66,6 +66,32 @@ for (const kind of databaseKinds) {
     }
   });
 
+  test(`${kind}: appends interleaved with rolled-back transactions stay gapless`, async () => {
+    const tp = await startTestPlatform(kind);
+    try {
+      const before = await tp.platform.audit.size();
+      const results = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          tp.platform.store.transaction(async (tx) => {
+            await tp.platform.audit.append(tx, { actor: 'system', action: 'test.interleave', resource: `r/${i}` });
+            if (i % 4 === 3) throw new Error('abort after append');
+          }),
+        ),
+      );
+      const committed = results.filter((r) => r.status === 'fulfilled').length;
+      assert.equal(committed, 45);
+      // More appends after the rollbacks must continue the sequence without a hole.
+      await Promise.all(Array.from({ length: 5 }, (_, i) => tp.platform.audit.appendAlone({ actor: 'system', action: 'test.after', resource: `a/${i}` })));
+      const seqs: number[] = [];
+      for await (const e of rows(tp.platform.audit)) seqs.push(e.seq);
+      assert.deepEqual(seqs, Array.from({ length: before + committed + 5 }, (_, i) => i));
+      const cp = await tp.platform.audit.checkpoint();
+      assert.equal((await verify(tp, cp)).ok, true);
+    } finally {
+      await tp.close();
+    }
+  });
+
   test(`${kind}: a change that rolls back leaves no audit entry, and an entry never outlives its change`, async () => {
     const tp = await startTestPlatform(kind);
     try {

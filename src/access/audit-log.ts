@@ -43,6 +43,8 @@ const PAGE = 5000;
 export class AuditLog {
   /** Leaf hashes read so far, by seq; grows as the log does (32 bytes per entry). */
   private leaves: Buffer[] = [];
+  /** SQLite: the seq the next append takes, valid while no transaction has rolled back since. */
+  private seqCache: { readonly next: number; readonly rollbacks: number } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -59,8 +61,7 @@ export class AuditLog {
   /** Appends one entry inside `tx`. Call it in the same transaction as the change it records. */
   async append(tx: Tx, input: AuditInput): Promise<AuditEntry> {
     await this.store.lock(tx, LOCK);
-    const last = await tx.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
-    const seq = last?.m === null || last?.m === undefined ? 0 : Number(last.m) + 1;
+    const seq = await this.nextSeq(tx);
     const entry: AuditEntry = {
       v: 1,
       seq,
@@ -94,7 +95,20 @@ export class AuditLog {
         leaf_hash: leafHash,
       })
       .execute();
+    if (this.store.dialect === 'sqlite') this.seqCache = { next: seq + 1, rollbacks: this.store.rollbacks() };
     return entry;
+  }
+
+  /**
+   * The next sequence number. On SQLite this process is the only writer, so the number after the
+   * last append is remembered until any transaction rolls back (which may have undone that append);
+   * a stale guess could not fork the log anyway: `seq` is the primary key.
+   */
+  private async nextSeq(tx: Tx): Promise<number> {
+    const cached = this.seqCache;
+    if (cached !== undefined && cached.rollbacks === this.store.rollbacks()) return cached.next;
+    const last = await tx.selectFrom('audit_events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+    return last?.m === null || last?.m === undefined ? 0 : Number(last.m) + 1;
   }
 
   /** Appends in a transaction of its own (for events with no accompanying change, e.g. denials). */

@@ -100,4 +100,52 @@ for (const kind of databaseKinds) {
       assert.equal(row.value, '20');
     });
   });
+
+  test(`${kind}: concurrent transactions commit or fail one by one (a failure in a shared commit undoes only itself)`, async () => {
+    await withStore(kind, async (s) => {
+      await s.db.insertInto('teams').values({ id: 'taken', name: 'taken', created_at: 'now' }).execute();
+      const rollbacksBefore = s.rollbacks();
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) =>
+          s.transaction(async (tx) => {
+            await tx.insertInto('teams').values({ id: `t${i}`, name: `team-${i}`, created_at: 'now' }).execute();
+            if (i % 3 === 1) throw new Error(`refused ${i}`);
+            // Every third one also collides on the unique name: a database error, not a thrown one.
+            if (i % 3 === 2) await tx.insertInto('teams').values({ id: `x${i}`, name: 'taken', created_at: 'now' }).execute();
+            return i;
+          }),
+        ),
+      );
+      const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      assert.deepEqual(ok, Array.from({ length: 10 }, (_, k) => 3 * k));
+      results.forEach((r, i) => {
+        if (i % 3 === 1) assert.match(r.status === 'rejected' ? String(r.reason) : '', new RegExp(`refused ${i}`));
+        if (i % 3 === 2) assert.ok(r.status === 'rejected' && isUniqueViolation(r.reason), `transaction ${i}: ${String(r.status === 'rejected' ? r.reason : 'fulfilled')}`);
+      });
+      const rows = await s.db.selectFrom('teams').select('id').where('id', '!=', 'taken').execute();
+      assert.deepEqual(rows.map((r) => r.id).sort(), ok.map((i) => `t${i}`).sort());
+      if (kind === 'sqlite') assert.equal(s.rollbacks() - rollbacksBefore, 20);
+      else assert.equal(s.rollbacks(), 0);
+    });
+  });
+
+  test(`${kind}: a caller hears of success only once its transaction is committed`, async () => {
+    await withStore(kind, async (s) => {
+      const seen: number[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          s
+            .transaction(async (tx) => {
+              await tx.insertInto('teams').values({ id: `t${i}`, name: `team-${i}`, created_at: 'now' }).execute();
+            })
+            .then(async () => {
+              // Read outside any transaction: the row must already be visible.
+              const row = await s.db.selectFrom('teams').select('id').where('id', '=', `t${i}`).executeTakeFirst();
+              if (row !== undefined) seen.push(i);
+            }),
+        ),
+      );
+      assert.equal(seen.length, 10);
+    });
+  });
 }
