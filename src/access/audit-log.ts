@@ -5,7 +5,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../kernel/index.ts';
 import { badRequest } from '../kernel/index.ts';
-import type { Store, Tx } from '../store/index.ts';
+import { precompile } from '../store/index.ts';
+import type { PrecompiledQuery, Store, Tx } from '../store/index.ts';
 import type { AuditEntry, SignedCheckpoint, SigningKey, StoredAuditEntry } from './audit/index.ts';
 import {
   MerkleAccumulator,
@@ -38,11 +39,14 @@ export interface AuditInput {
 }
 
 const LOCK = 'strata.audit.append';
+const AUDIT_COLUMNS = ['seq', 'v', 'time', 'actor', 'action', 'resource', 'project', 'outcome', 'request_id', 'before_hash', 'after_hash', 'details', 'leaf_hash'] as const;
 const PAGE = 5000;
 
 export class AuditLog {
   /** Leaf hashes read so far, by seq; grows as the log does (32 bytes per entry). */
   private leaves: Buffer[] = [];
+  /** The one insert every audited change runs, compiled once. */
+  private readonly insertEntry: PrecompiledQuery<(typeof AUDIT_COLUMNS)[number], unknown>;
   /** SQLite: the seq the next append takes, valid while no transaction has rolled back since. */
   private seqCache: { readonly next: number; readonly rollbacks: number } | undefined;
 
@@ -52,7 +56,9 @@ export class AuditLog {
     private readonly checkpointDir: string,
     private readonly signingKey: SigningKey,
     readonly logId = 'strata-audit',
-  ) {}
+  ) {
+    this.insertEntry = precompile(store.db, AUDIT_COLUMNS, (db, p) => db.insertInto('audit_events').values(p));
+  }
 
   get publicKey(): KeyObject {
     return this.signingKey.publicKey;
@@ -77,24 +83,21 @@ export class AuditLog {
       details: input.details ?? {},
     };
     const leafHash = entryLeafHashHex(entry);
-    await tx
-      .insertInto('audit_events')
-      .values({
-        seq: entry.seq,
-        v: entry.v,
-        time: entry.time,
-        actor: entry.actor,
-        action: entry.action,
-        resource: entry.resource,
-        project: entry.project,
-        outcome: entry.outcome,
-        request_id: entry.requestId,
-        before_hash: entry.beforeHash,
-        after_hash: entry.afterHash,
-        details: canonicalJson(entry.details),
-        leaf_hash: leafHash,
-      })
-      .execute();
+    await this.insertEntry(tx, {
+      seq: entry.seq,
+      v: entry.v,
+      time: entry.time,
+      actor: entry.actor,
+      action: entry.action,
+      resource: entry.resource,
+      project: entry.project,
+      outcome: entry.outcome,
+      request_id: entry.requestId,
+      before_hash: entry.beforeHash,
+      after_hash: entry.afterHash,
+      details: canonicalJson(entry.details),
+      leaf_hash: leafHash,
+    });
     if (this.store.dialect === 'sqlite') this.seqCache = { next: seq + 1, rollbacks: this.store.rollbacks() };
     return entry;
   }

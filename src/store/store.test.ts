@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { openStore, isUniqueViolation } from './index.ts';
+import { openStore, isUniqueViolation, precompile } from './index.ts';
 import type { Store } from './index.ts';
 import { databaseKinds, freshDatabase } from '../../test/support/databases.ts';
 
@@ -146,6 +146,25 @@ for (const kind of databaseKinds) {
         ),
       );
       assert.equal(seen.length, 10);
+    });
+  });
+
+  test(`${kind}: a precompiled query binds each call's values (hostile ones too) and refuses a misused placeholder`, async () => {
+    await withStore(kind, async (s) => {
+      const insert = precompile(s.db, ['id', 'name'] as const, (db, p) => db.insertInto('teams').values({ id: p.id, name: p.name, created_at: 'now' }));
+      const byName = precompile(s.db, ['name'] as const, (db, p) => db.selectFrom('teams').select(['id', 'name']).where('name', '=', p.name));
+      const evil = "x'); DROP TABLE teams; --";
+      await insert(s.db, { id: 't1', name: 'alpha' });
+      await s.transaction(async (tx) => {
+        await insert(tx, { id: 't2', name: evil });
+      });
+      assert.deepEqual((await byName(s.db, { name: evil })).rows, [{ id: 't2', name: evil }]);
+      assert.deepEqual((await byName(s.db, { name: 'alpha' })).rows, [{ id: 't1', name: 'alpha' }]);
+      assert.equal((await s.db.selectFrom('teams').selectAll().execute()).length, 2);
+      assert.throws(
+        () => precompile(s.db, ['name'] as const, (db, p) => db.selectFrom('teams').selectAll().where('name', '=', p.name).where('id', '=', p.name)),
+        /exactly once/,
+      );
     });
   });
 }
