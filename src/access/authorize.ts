@@ -38,6 +38,7 @@ export const POLICY = {
   'job.submit': { on: 'project', need: 'editor' },
   'job.cancel': { on: 'project', need: 'editor' },
   'node.list': { on: 'platform', need: 'authenticated' },
+  'carbon.read': { on: 'platform', need: 'authenticated' },
   'node.create': { on: 'platform', need: 'platform-admin' },
   'node.drain': { on: 'platform', need: 'platform-admin' },
   'agent.register': { on: 'platform', need: 'node' },

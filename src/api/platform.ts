@@ -11,7 +11,7 @@ import type { Clock, IdGenerator } from '../kernel/index.ts';
 import { randomIds, systemClock } from '../kernel/index.ts';
 import { loadComputeConfig } from '../compute/index.ts';
 import type { ComputeConfig } from '../compute/index.ts';
-import { JobService, jobRoutes, startControllers } from '../jobs/index.ts';
+import { JobService, carbonRoutes, jobRoutes, startControllers } from '../jobs/index.ts';
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
@@ -89,7 +89,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs }), ...carbonRoutes({ jobs })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),

@@ -25,6 +25,7 @@ export { JobService, backoffSeconds } from './job-service.ts';
 export type { JobServiceOptions } from './job-service.ts';
 export * from './model.ts';
 export { jobRoutes } from './routes.ts';
+export { carbonRoutes } from './carbon-routes.ts';
 export type { JobRoutesDeps } from './routes.ts';
 export { startControllers } from './controllers.ts';
 export type { Controllers, ControllerOptions } from './controllers.ts';

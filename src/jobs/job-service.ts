@@ -64,6 +64,16 @@ export class JobService {
     this.signals.setMaxListeners(0);
   }
 
+  /** The carbon-intensity signal of a region, or undefined for an unknown region. */
+  carbonSignal(region: string): CarbonSignal | undefined {
+    return this.carbon.get(region);
+  }
+
+  /** Now, by the platform's clock. */
+  now(): number {
+    return this.clock.now();
+  }
+
   private iso(ms = this.clock.now()): string {
     return new Date(ms).toISOString();
   }

@@ -30,7 +30,7 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clock?: Clock; leaseSeconds?: number } = {}): Promise<TestPlatform> {
+export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clock?: Clock; leaseSeconds?: number; computeConfigPath?: string } = {}): Promise<TestPlatform> {
   const db = await freshDatabase(kind);
   const home = mkdtempSync(join(tmpdir(), 'strata-home-'));
   const logs: string[] = [];
@@ -52,6 +52,7 @@ export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clo
     env: { STRATA_MASTER_KEY_FILE: undefined, STRATA_MASTER_KEY: undefined },
     ...(opts.clock === undefined ? {} : { clock: opts.clock }),
     ...(opts.leaseSeconds === undefined ? {} : { leaseSeconds: opts.leaseSeconds }),
+    ...(opts.computeConfigPath === undefined ? {} : { computeConfigPath: opts.computeConfigPath }),
   });
   const adminToken = platform.bootstrapToken;
   if (adminToken === null) throw new Error('expected a bootstrap token on a fresh database');
