@@ -6,6 +6,7 @@ import { isStrataError } from '../kernel/index.ts';
 import { registerAccess } from './access.ts';
 import { registerAudit } from './audit.ts';
 import { registerJobs } from './jobs.ts';
+import { registerQuantum } from './quantum.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerServer } from './server.ts';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerJobs(program);
   registerSecrets(program);
   registerAudit(program);
+  registerQuantum(program);
   return program;
 }
 

@@ -1,0 +1,31 @@
+// Quantum Fourier transform of the basis state |5> on 6 qubits: every outcome has probability 1/64
+// and amplitude k is exp(2*pi*i*5*k/64)/8 (swaps included, so the output is in natural order).
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[6];
+x q[0];
+x q[2];
+h q[5];
+cu1(pi/2) q[4], q[5];
+cu1(pi/4) q[3], q[5];
+cu1(pi/8) q[2], q[5];
+cu1(pi/16) q[1], q[5];
+cu1(pi/32) q[0], q[5];
+h q[4];
+cu1(pi/2) q[3], q[4];
+cu1(pi/4) q[2], q[4];
+cu1(pi/8) q[1], q[4];
+cu1(pi/16) q[0], q[4];
+h q[3];
+cu1(pi/2) q[2], q[3];
+cu1(pi/4) q[1], q[3];
+cu1(pi/8) q[0], q[3];
+h q[2];
+cu1(pi/2) q[1], q[2];
+cu1(pi/4) q[0], q[2];
+h q[1];
+cu1(pi/2) q[0], q[1];
+h q[0];
+swap q[0], q[5];
+swap q[1], q[4];
+swap q[2], q[3];
