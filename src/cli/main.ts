@@ -8,6 +8,7 @@ import { registerAudit } from './audit.ts';
 import { registerJobs } from './jobs.ts';
 import { registerQuantum } from './quantum.ts';
 import { registerSecrets } from './secrets.ts';
+import { registerSim } from './sim.ts';
 import { registerServer } from './server.ts';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerSecrets(program);
   registerAudit(program);
   registerQuantum(program);
+  registerSim(program);
   return program;
 }
 
