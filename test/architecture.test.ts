@@ -19,10 +19,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   quantum: ['kernel'],
   spiking: ['kernel'],
   jobs: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler'],
+  tracking: ['kernel', 'store', 'blobs', 'access'],
   sdk: ['kernel'],
   // The agent talks to the server only through the SDK; it may use pure helpers of compute (carbon signal types).
-  agent: ['kernel', 'sdk', 'jobs', 'compute', 'quantum', 'spiking'],
-  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler', 'jobs', 'sdk', 'agent'],
+  agent: ['kernel', 'blobs', 'sdk', 'jobs', 'compute', 'quantum', 'spiking'],
+  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler', 'jobs', 'sdk', 'agent', 'tracking'],
   cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent', 'scheduler', 'quantum', 'spiking'],
 };
 

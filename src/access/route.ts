@@ -28,6 +28,10 @@ export interface RouteContext<S extends RouteSchemas, R extends Resource = Resou
   readonly requestId: string;
   /** Aborted when the client goes away before the response is sent (long-polls stop early). */
   readonly signal: AbortSignal;
+  /** Request headers (lower-case names), e.g. for a lease token that must not appear in URLs and logs. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request body as bytes, unread: only on routes with `streamBody` (application/octet-stream). */
+  readonly bodyStream: AsyncIterable<Uint8Array>;
   /** Sets the response status (default 200). */
   readonly status: (code: number) => void;
   readonly header: (name: string, value: string) => void;
@@ -52,6 +56,11 @@ export interface RouteSpec<S extends RouteSchemas = RouteSchemas, R extends Reso
   readonly tags: readonly string[];
   readonly schema: S;
   readonly authz: Authz<S, R>;
+  /**
+   * The body is raw bytes (`Content-Type: application/octet-stream`), streamed to the handler as
+   * `bodyStream` without buffering or a size limit of the HTTP layer: the handler enforces its own.
+   */
+  readonly streamBody?: true;
   /** Returns the JSON body (or a string for text responses). */
   readonly handler: (ctx: RouteContext<S, R>) => Promise<unknown>;
 }

@@ -5,13 +5,15 @@
 //
 // Fencing: when the server answers that a lease is lost (409 lease_lost), the agent stops the
 // process and discards its result — a stale holder never reports.
+import { join } from 'node:path';
 import type { Clock } from '../kernel/index.ts';
 import { systemClock } from '../kernel/index.ts';
 import type { AttemptUsage, LeasedAttempt, NodeCapacity, NodeInfo } from '../jobs/index.ts';
 import type { StrataClient } from '../sdk/index.ts';
 import { StrataApiError, seg } from '../sdk/index.ts';
 import { EnergyMeter, systemEnergyReaders } from './energy.ts';
-import { startProcess } from './executors/process.ts';
+import { attemptDir, startProcess } from './executors/process.ts';
+import { restoreCheckpoint, uploadArtifacts } from './artifacts.ts';
 import type { RunningProcess } from './executors/process.ts';
 
 export interface AgentOptions {
@@ -33,8 +35,11 @@ export interface AgentOptions {
 
 interface Running {
   readonly attempt: LeasedAttempt;
-  readonly proc: RunningProcess;
+  /** Undefined while the checkpoint is being restored. */
+  proc: RunningProcess | undefined;
   lost: boolean;
+  /** Why the attempt was asked to stop before its process started (cancel, shutdown, lost lease). */
+  stopRequested: string | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -88,20 +93,29 @@ export class Agent {
     const node = this.node as NodeInfo;
     const base = `/api/v1/agent/nodes/${seg(node.id)}/attempts/${seg(attempt.attemptId)}`;
     const token = attempt.leaseToken;
+    const channel = { client: this.o.client, base, leaseToken: token };
+    const dir = attemptDir(this.o.workRoot, attempt);
     let buffer: { stream: 'stdout' | 'stderr' | 'system'; data: string }[] = [];
     let flushing: Promise<void> = Promise.resolve();
-    // Set once the process exists; the log and heartbeat callbacks below only run after that.
-    const holder: { entry?: Running } = {};
+    // The process exists only after the checkpoint is restored; heartbeats and logs run from the start.
+    const entry: Running = { attempt, proc: undefined, lost: false, stopRequested: null };
+    this.running.set(attempt.attemptId, entry);
+    const stopProc = (why: string): void => {
+      entry.stopRequested ??= why;
+      entry.proc?.stop(why);
+    };
     const markLost = (why: string): void => {
-      const entry = holder.entry;
-      if (entry === undefined || entry.lost) return;
+      if (entry.lost) return;
       entry.lost = true;
       this.log(`attempt ${attempt.attemptId} of ${attempt.jobId}: ${why}; stopping it`);
-      entry.proc.stop('the lease was lost');
+      stopProc('the lease was lost');
+    };
+    const system = (line: string): void => {
+      buffer.push({ stream: 'system', data: `${line}\n` });
     };
     const flush = (): Promise<void> => {
       flushing = flushing.then(async () => {
-        if (buffer.length === 0 || holder.entry?.lost === true) return;
+        if (buffer.length === 0 || entry.lost) return;
         const chunks = buffer;
         buffer = [];
         try {
@@ -114,27 +128,11 @@ export class Agent {
       return flushing;
     };
     const flushTimer = setInterval(() => void flush(), 100);
-    const meter = new EnergyMeter({ clock: this.clock, readers: systemEnergyReaders({ gpu: false }), cores: Math.max(1, attempt.spec.resources.cpuMillis / 1000), memoryBytes: attempt.spec.resources.memoryBytes, pue: 1 });
-
-    const proc = startProcess(attempt, {
-      workRoot: this.o.workRoot,
-      clock: this.clock,
-      graceSeconds: this.o.graceSeconds ?? 10,
-      onOutput: (stream, data) => {
-        buffer.push({ stream, data });
-        if (buffer.reduce((n, c) => n + c.data.length, 0) > 64 * 1024) void flush();
-      },
-    });
-    const entry: Running = { attempt, proc, lost: false };
-    holder.entry = entry;
-    this.running.set(attempt.attemptId, entry);
-    const meterStarted = meter.start().catch(() => undefined);
-
     const hb = setInterval(() => {
       this.o.client
         .post<{ cancel: boolean }>(`${base}/heartbeat`, { leaseToken: token })
         .then((r) => {
-          if (r.cancel) proc.stop('cancelled by user');
+          if (r.cancel) stopProc('cancelled by user');
         })
         .catch((e: unknown) => {
           if (isLeaseLost(e)) markLost('heartbeat refused');
@@ -142,10 +140,32 @@ export class Agent {
         });
     }, Math.max(200, (attempt.leaseSeconds * 1000) / 3));
 
-    void proc.done.then(async (result) => {
-      clearInterval(hb);
-      clearInterval(flushTimer);
-      await flush();
+    const execute = async (): Promise<{ exitCode: number | null; reason: string; usage: AttemptUsage }> => {
+      const { spec } = attempt;
+      if (spec.checkpointDir !== undefined && attempt.checkpoint !== undefined) {
+        try {
+          const r = await restoreCheckpoint(channel, attempt.checkpoint, join(dir, spec.checkpointDir));
+          system(`restored the checkpoint of attempt ${attempt.checkpoint.attempt} into STRATA_CHECKPOINT_DIR (${r.files} files, ${r.bytes} bytes)`);
+        } catch (e) {
+          const reason = `could not restore the checkpoint of attempt ${attempt.checkpoint.attempt}: ${(e as Error).message}`;
+          system(reason);
+          return { exitCode: null, reason, usage: {} };
+        }
+      }
+      if (entry.stopRequested !== null) return { exitCode: null, reason: entry.stopRequested, usage: {} };
+      const meter = new EnergyMeter({ clock: this.clock, readers: systemEnergyReaders({ gpu: false }), cores: Math.max(1, spec.resources.cpuMillis / 1000), memoryBytes: spec.resources.memoryBytes, pue: 1 });
+      const proc = startProcess(attempt, {
+        workRoot: this.o.workRoot,
+        clock: this.clock,
+        graceSeconds: this.o.graceSeconds ?? 10,
+        onOutput: (stream, data) => {
+          buffer.push({ stream, data });
+          if (buffer.reduce((n, c) => n + c.data.length, 0) > 64 * 1024) void flush();
+        },
+      });
+      entry.proc = proc;
+      const meterStarted = meter.start().catch(() => undefined);
+      const result = await proc.done;
       let usage: AttemptUsage = result.usage;
       try {
         await meterStarted;
@@ -154,6 +174,28 @@ export class Agent {
       } catch {
         // energy is best effort
       }
+      // Outputs and the checkpoint go up while the lease is still held (heartbeats keep running).
+      if (!entry.lost) {
+        for (const [kind, paths] of [['output', spec.outputs], ['checkpoint', spec.checkpointDir === undefined ? [] : [spec.checkpointDir]]] as const) {
+          if (paths.length === 0) continue;
+          try {
+            const r = await uploadArtifacts(channel, kind, dir, paths);
+            if (r.files > 0) system(`stored ${r.files} ${kind} file${r.files === 1 ? '' : 's'} (${r.bytes} bytes)`);
+            for (const m of r.missing) if (kind === 'output') system(`declared output ${m} was not produced`);
+            for (const m of r.skipped) system(`not stored: ${m}`);
+          } catch (e) {
+            if (isLeaseLost(e)) markLost('the server refused the upload: the lease is gone');
+            else system(`storing the ${kind}s failed: ${(e as Error).message}`);
+          }
+        }
+      }
+      return { exitCode: result.exitCode, reason: result.reason, usage };
+    };
+
+    void execute().then(async (result) => {
+      clearInterval(hb);
+      clearInterval(flushTimer);
+      await flush();
       if (entry.lost) {
         this.running.delete(attempt.attemptId);
         return;
@@ -162,7 +204,7 @@ export class Agent {
       // past that the lease has long expired and the server has already rescheduled the job.
       for (let i = 0; i < 20; i++) {
         try {
-          await this.o.client.post(`${base}/complete`, { leaseToken: token, exitCode: result.exitCode, reason: result.reason, usage });
+          await this.o.client.post(`${base}/complete`, { leaseToken: token, exitCode: result.exitCode, reason: result.reason, usage: result.usage });
           break;
         } catch (e) {
           if (isLeaseLost(e)) break;
@@ -186,7 +228,10 @@ export class Agent {
     }
     const deadline = this.clock.now() + drainSeconds * 1000;
     while (this.running.size > 0 && this.clock.now() < deadline) await sleep(50);
-    for (const r of this.running.values()) r.proc.stop('the agent is shutting down');
+    for (const r of this.running.values()) {
+      r.stopRequested ??= 'the agent is shutting down';
+      r.proc?.stop('the agent is shutting down');
+    }
     while (this.running.size > 0) await sleep(50);
     await this.loop?.catch(() => undefined);
   }

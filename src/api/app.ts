@@ -126,6 +126,10 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
       );
     }
   });
+  // Raw bytes (artifact uploads): left unread for the route's handler to stream (RouteSpec.streamBody).
+  fastify.addContentTypeParser('application/octet-stream', (_req, _payload, done) => {
+    done(null, undefined);
+  });
   fastify.setErrorHandler(handleError);
   fastify.setNotFoundHandler((req, reply) =>
     reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}; GET /openapi.json lists the API`)),
@@ -197,6 +201,9 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
             throw new StrataError('forbidden', decision.reason, { details: { action } });
           }
         }
+        if (spec.streamBody === true && !/^application\/octet-stream\b/i.test(req.headers['content-type'] ?? '')) {
+          throw new StrataError('unsupported_media_type', `send the file as the raw body with "Content-Type: application/octet-stream" (got ${JSON.stringify(req.headers['content-type'] ?? 'none')})`);
+        }
         // Made on first use: most handlers never look, and an AbortController per request is
         // measurable at tens of thousands of requests per second.
         let disconnect: AbortController | undefined;
@@ -217,6 +224,8 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
           get signal() {
             return signal();
           },
+          bodyStream: req.raw,
+          headers: req.headers,
           principal,
           resource,
           actor: { principal, requestId: req.id },

@@ -11,7 +11,7 @@ import type { Clock, IdGenerator } from '../kernel/index.ts';
 import { randomIds, systemClock } from '../kernel/index.ts';
 import { loadComputeConfig } from '../compute/index.ts';
 import type { ComputeConfig } from '../compute/index.ts';
-import { JobService, carbonRoutes, jobRoutes, startControllers } from '../jobs/index.ts';
+import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, startControllers } from '../jobs/index.ts';
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
@@ -78,7 +78,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const audit = new AuditLog(store, clock, paths.checkpoints, signingKey);
     const access = new AccessService(store, audit, ids, clock);
     const secrets = new SecretsService(store, audit, clock, keyring, source);
-    const jobs = new JobService(store, audit, secrets, compute, ids, clock, config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds });
+    const artifacts = new JobArtifacts(store, audit, clock, projectBlobStores(paths.blobs, clock));
+    const jobs = new JobService(store, audit, secrets, compute, ids, clock, { artifacts, ...(config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds }) });
     const boot = await access.bootstrap();
     if (boot !== null) {
       writeFileSync(paths.adminToken, `${boot.token}\n`, { mode: 0o600 });
@@ -89,7 +90,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs }), ...carbonRoutes({ jobs })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts }), ...carbonRoutes({ jobs })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),

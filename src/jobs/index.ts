@@ -26,6 +26,7 @@ export type { JobServiceOptions } from './job-service.ts';
 export * from './model.ts';
 export { jobRoutes } from './routes.ts';
 export { carbonRoutes } from './carbon-routes.ts';
+export { JobArtifacts, projectBlobStores, ARTIFACT_LIMITS } from './artifacts.ts';
 export type { JobRoutesDeps } from './routes.ts';
 export { startControllers } from './controllers.ts';
 export type { Controllers, ControllerOptions } from './controllers.ts';

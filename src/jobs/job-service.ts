@@ -18,6 +18,7 @@ import type { Store, Tx } from '../store/index.ts';
 import type { AttemptInfo, AttemptUsage, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
 import { PRIORITY_VALUE, isTerminal } from './model.ts';
 import type { JobSpec } from './spec-types.ts';
+import type { JobArtifacts } from './artifacts.ts';
 
 export interface JobServiceOptions {
   /** Lease length; agents heartbeat every third of it. */
@@ -28,6 +29,8 @@ export interface JobServiceOptions {
   readonly jitter?: () => number;
   /** Carbon signal per region; default: built from the compute config's region signals. */
   readonly carbonSignals?: ReadonlyMap<string, CarbonSignal>;
+  /** Outputs and checkpoints; without it, leases carry no checkpoint to restore. */
+  readonly artifacts?: JobArtifacts;
 }
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
@@ -45,6 +48,7 @@ export class JobService {
   private readonly nodeTimeoutMs: number;
   private readonly jitter: () => number;
   private readonly carbon: ReadonlyMap<string, CarbonSignal>;
+  private readonly artifacts: JobArtifacts | undefined;
   /** Wakes long-polling agents when work is placed on their node, and waiters on job changes. */
   readonly signals = new EventEmitter();
 
@@ -61,6 +65,7 @@ export class JobService {
     this.nodeTimeoutMs = (opts.nodeTimeoutSeconds ?? 60) * 1000;
     this.jitter = opts.jitter ?? (() => 0.5);
     this.carbon = opts.carbonSignals ?? new Map(compute.regions.map((r) => [r.name, createCarbonSignal(r.carbon)]));
+    this.artifacts = opts.artifacts;
     this.signals.setMaxListeners(0);
   }
 
@@ -405,7 +410,19 @@ export class JobService {
       const project = await this.projectOf(l.row.project_id);
       const secretEnv: Record<string, string> = {};
       for (const s of spec.secrets) secretEnv[s.env] = (await this.secrets.reveal(actor, project, s.name)).value;
-      result.push({ attemptId: l.attemptId, jobId: l.row.id as JobId, project: project.name, number: l.number, leaseToken: l.token, leaseExpiresAt: l.expires, leaseSeconds: this.leaseSeconds, spec, secretEnv });
+      const checkpoint = spec.checkpointDir === undefined ? undefined : await this.artifacts?.latestCheckpoint(this.store.db, l.row.id, l.number);
+      result.push({
+        attemptId: l.attemptId,
+        jobId: l.row.id as JobId,
+        project: project.name,
+        number: l.number,
+        leaseToken: l.token,
+        leaseExpiresAt: l.expires,
+        leaseSeconds: this.leaseSeconds,
+        spec,
+        secretEnv,
+        ...(checkpoint === undefined ? {} : { checkpoint }),
+      });
     }
     return result;
   }

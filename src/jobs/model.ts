@@ -95,6 +95,31 @@ export interface LogChunk {
 }
 
 /** What an agent receives when it leases an attempt. */
+export type ArtifactKind = 'output' | 'checkpoint';
+export const ARTIFACT_KINDS: readonly ArtifactKind[] = ['output', 'checkpoint'];
+
+/** One file of an attempt's outputs or checkpoint. */
+export interface ArtifactFile {
+  /** Relative path inside the outputs or the checkpoint directory. */
+  readonly path: string;
+  /** `sha256:<hex>` in the project's blob store. */
+  readonly digest: string;
+  readonly size: number;
+}
+
+/** A stored artifact with where it came from. */
+export interface JobArtifact extends ArtifactFile {
+  readonly attempt: number;
+  readonly kind: ArtifactKind;
+  readonly createdAt: string;
+}
+
+/** The checkpoint an attempt starts from: the latest one an earlier attempt committed. */
+export interface CheckpointManifest {
+  readonly attempt: number;
+  readonly files: readonly ArtifactFile[];
+}
+
 export interface LeasedAttempt {
   readonly attemptId: AttemptId;
   readonly jobId: JobId;
@@ -106,4 +131,6 @@ export interface LeasedAttempt {
   readonly spec: JobSpec;
   /** Declared secrets, resolved for this attempt only. */
   readonly secretEnv: Readonly<Record<string, string>>;
+  /** The checkpoint to restore into STRATA_CHECKPOINT_DIR before starting (spec.checkpointDir set and an earlier attempt committed one). */
+  readonly checkpoint?: CheckpointManifest;
 }

@@ -2,15 +2,17 @@
 import { Type } from '@sinclair/typebox';
 import type { AccessService, Resource, RouteSpec } from '../access/index.ts';
 import { defineRoute, projectOfResource } from '../access/index.ts';
-import { NAME_PATTERN, notFound } from '../kernel/index.ts';
+import { NAME_PATTERN, StrataError, badRequest, notFound } from '../kernel/index.ts';
 import type { JobService } from './job-service.ts';
-import { JOB_STATES } from './model.ts';
+import type { JobArtifacts } from './artifacts.ts';
+import { ARTIFACT_KINDS, JOB_STATES } from './model.ts';
 import type { NodeInfo } from './model.ts';
 import { normaliseJobSpec } from './spec.ts';
 
 export interface JobRoutesDeps {
   readonly access: AccessService;
   readonly jobs: JobService;
+  readonly artifacts: JobArtifacts;
 }
 
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description });
@@ -23,7 +25,33 @@ const LeaseBody = Type.Object({ leaseToken: Type.String({ minLength: 1, maxLengt
 type ProjectResource = Extract<Resource, { kind: 'project' }>;
 const PLATFORM: Resource = { kind: 'platform' };
 
-export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
+/** The lease token of agent calls that carry no JSON body: a header, never the URL (URLs are logged). */
+const LEASE_HEADER = 'x-strata-lease-token';
+function leaseTokenOf(headers: Readonly<Record<string, string | string[] | undefined>>): string {
+  const t = headers[LEASE_HEADER];
+  if (typeof t !== 'string' || t.length === 0 || t.length > 100) throw badRequest(`send the attempt's lease token in the ${LEASE_HEADER} header`, { field: LEASE_HEADER });
+  return t;
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` → [start, end); undefined without a Range header. */
+function parseRange(header: string | string[] | undefined, size: number): { start: number; end: number } | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (m === null || (m[1] === '' && m[2] === '')) throw new StrataError('range_not_satisfiable', `Range must be one byte range such as "bytes=0-1023" (got ${JSON.stringify(header.slice(0, 100))})`, { details: { size } });
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
+  }
+  if (!(start < end) || start >= size) throw new StrataError('range_not_satisfiable', `the range ${header} is outside the file's ${size} bytes`, { details: { size } });
+  return { start, end };
+}
+
+export function jobRoutes({ access, jobs, artifacts }: JobRoutesDeps): RouteSpec[] {
   const projectResource = (name: string): Promise<ProjectResource> => access.projectResource(name);
   const projectOf = projectOfResource;
   const nodeResource = async (id: string): Promise<Resource> => ({ kind: 'node', nodeId: id as NodeInfo['id'], principalId: await jobs.nodeOwner(id) });
@@ -97,6 +125,52 @@ export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
         if (first.chunks.length > 0 || first.done || wait === 0) return first;
         await jobs.waitFor([`logs:${params.job}`, `job:${params.job}`], wait * 1000, signal);
         return jobs.logs(p, params.job, query.after ?? 0, query.limit ?? 1000);
+      },
+    }),
+
+    // ---- outputs and checkpoints ----
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/projects/:project/jobs/:job/artifacts',
+      summary: 'Outputs and checkpoints the attempts of a job stored',
+      tags: ['jobs'],
+      schema: { params: JobParams },
+      authz: { action: 'job.read', resource: ({ params }) => projectResource(params.project) },
+      handler: async ({ params, resource }) => {
+        const p = projectOf(resource);
+        await jobs.get(p, params.job); // 404 for another project's job
+        return { artifacts: await artifacts.list(p.id, params.job) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/projects/:project/jobs/:job/artifacts/:kind/*',
+      summary: 'Download one output or checkpoint file (latest attempt that stored it unless ?attempt=N; Range supported)',
+      tags: ['jobs'],
+      schema: {
+        params: Type.Object({ project: Name('project name'), job: Id('job'), kind: Type.Union(ARTIFACT_KINDS.map((k) => Type.Literal(k))), '*': Type.String({ minLength: 1, maxLength: 4096 }) }, Strict),
+        querystring: Type.Object({ attempt: Type.Optional(Type.Integer({ minimum: 1 })) }, Strict),
+      },
+      authz: { action: 'job.read', resource: ({ params }) => projectResource(params.project) },
+      handler: async ({ params, query, resource, headers, status, header }) => {
+        const p = projectOf(resource);
+        await jobs.get(p, params.job);
+        const head = await artifacts.open(p.id, params.job, params.kind, params['*'], query.attempt, { start: 0, end: 0 });
+        head.stream.destroy();
+        const range = parseRange(headers['range'], head.size);
+        const file = await artifacts.open(p.id, params.job, params.kind, params['*'], head.attempt, range ?? {});
+        header('content-type', 'application/octet-stream');
+        header('accept-ranges', 'bytes');
+        header('etag', `"${file.digest}"`);
+        header('x-strata-attempt', String(file.attempt));
+        if (range !== undefined) {
+          status(206);
+          header('content-range', `bytes ${range.start}-${range.end - 1}/${file.size}`);
+          header('content-length', String(range.end - range.start));
+        } else {
+          header('content-length', String(file.size));
+        }
+        return file.stream;
       },
     }),
 
@@ -253,6 +327,53 @@ export function jobRoutes({ access, jobs }: JobRoutesDeps): RouteSpec[] {
       },
       authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
       handler: async ({ params, body, actor }) => jobs.complete(await nodeOf(params.node), actor, params.attempt, body.leaseToken, body),
+    }),
+    defineRoute({
+      method: 'PUT',
+      url: '/api/v1/agent/nodes/:node/attempts/:attempt/blobs',
+      summary: 'Stream one output or checkpoint file of a live attempt into its project\'s blob store (lease token in x-strata-lease-token)',
+      tags: ['agent'],
+      schema: { params: AttemptParams },
+      streamBody: true,
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, headers, bodyStream, signal, status }) => {
+        const r = await artifacts.upload(await nodeOf(params.node), params.attempt, leaseTokenOf(headers), bodyStream, signal);
+        status(201);
+        return r;
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/attempts/:attempt/artifacts',
+      summary: 'Commit the outputs or the checkpoint of a live attempt: paths → uploaded digests (fenced; idempotent)',
+      tags: ['agent'],
+      schema: {
+        params: AttemptParams,
+        body: Type.Object(
+          {
+            leaseToken: Type.String({ minLength: 1, maxLength: 100 }),
+            kind: Type.Union(ARTIFACT_KINDS.map((k) => Type.Literal(k))),
+            files: Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 4096 }), digest: Type.String({ maxLength: 80 }), size: Type.Integer({ minimum: 0 }) }, Strict), { maxItems: 10000 }),
+          },
+          Strict,
+        ),
+      },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, body, actor }) => artifacts.commit(await nodeOf(params.node), actor, params.attempt, body.leaseToken, body.kind, body.files),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/agent/nodes/:node/attempts/:attempt/checkpoint/:digest',
+      summary: 'Download a file of the checkpoint a live attempt restores (lease token in x-strata-lease-token)',
+      tags: ['agent'],
+      schema: { params: Type.Object({ node: Id('node'), attempt: Id('att'), digest: Type.String({ maxLength: 80 }) }, Strict) },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, headers, header }) => {
+        const f = await artifacts.checkpointFile(await nodeOf(params.node), params.attempt, leaseTokenOf(headers), params.digest);
+        header('content-type', 'application/octet-stream');
+        header('content-length', String(f.size));
+        return f.stream;
+      },
     }),
   ];
 }

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'range_not_satisfiable'
   | 'precondition_failed'
   | 'rate_limited'
   | 'internal'
@@ -20,6 +22,8 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
   precondition_failed: 412,
   rate_limited: 429,
   internal: 500,

@@ -48,14 +48,43 @@ export class StrataClient {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new StrataApiError(0, 'unavailable', `cannot reach the Strata server at ${this.server}${cause === undefined ? '' : ` (${cause})`}: is \`strata server\` running?`);
     }
-    const text = await res.text();
-    const isJson = (res.headers.get('content-type') ?? '').includes('json');
-    const body: unknown = isJson && text !== '' ? JSON.parse(text) : text;
-    if (!res.ok) {
-      const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error;
-      throw new StrataApiError(res.status, err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`, err?.details ?? {});
+    return parseAnswer<T>(res, await res.text());
+  }
+
+  /**
+   * Streams `body` as the raw request body (application/octet-stream) and resolves to the JSON
+   * answer. Memory stays flat: the body is read as it is sent.
+   */
+  async upload<T = unknown>(method: 'PUT' | 'POST', path: string, body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, opts: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/octet-stream', ...opts.headers };
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    const stream = body instanceof ReadableStream ? body : iterableToStream(body);
+    let res: Response;
+    try {
+      // `duplex: 'half'` is required by fetch for a streamed request body (not yet in the DOM typings).
+      res = await this.fetchImpl(this.server + path, { method, headers, body: stream, duplex: 'half', ...(opts.signal === undefined ? {} : { signal: opts.signal }) } as RequestInit);
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      throw new StrataApiError(0, 'unavailable', `cannot reach the Strata server at ${this.server}${cause === undefined ? '' : ` (${cause})`}: is \`strata server\` running?`);
     }
-    return body as T;
+    return parseAnswer<T>(res, await res.text());
+  }
+
+  /** GETs a file as a byte stream (with the response, for its headers); rejects with StrataApiError on an error status. */
+  async download(path: string, opts: { headers?: Record<string, string>; query?: Query; signal?: AbortSignal } = {}): Promise<{ body: ReadableStream<Uint8Array>; response: Response }> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { ...opts.headers };
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { headers, ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      throw new StrataApiError(0, 'unavailable', `cannot reach the Strata server at ${this.server}${cause === undefined ? '' : ` (${cause})`}: is \`strata server\` running?`);
+    }
+    if (!res.ok || res.body === null) return parseAnswer(res, await res.text());
+    return { body: res.body, response: res };
   }
 
   get<T = unknown>(path: string, query?: Query): Promise<T> {
@@ -70,6 +99,30 @@ export class StrataClient {
   delete<T = unknown>(path: string): Promise<T> {
     return this.request<T>('DELETE', path);
   }
+}
+
+function parseAnswer<T>(res: Response, text: string): T {
+  const isJson = (res.headers.get('content-type') ?? '').includes('json');
+  const body: unknown = isJson && text !== '' ? JSON.parse(text) : text;
+  if (!res.ok) {
+    const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error;
+    throw new StrataApiError(res.status, err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`, err?.details ?? {});
+  }
+  return body as T;
+}
+
+function iterableToStream(it: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = it[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await iterator.next();
+      if (done === true) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
 }
 
 /** Encodes one path segment (names are validated server-side; this keeps odd input from changing the path). */

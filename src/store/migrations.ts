@@ -194,9 +194,31 @@ function jobs(): Migration {
   };
 }
 
+/** Outputs and checkpoints of job attempts: paths in an attempt's tree → content digests in the project's blob store. */
+function jobArtifacts(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('job_artifacts')
+        .addColumn('attempt_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_artifacts_pk', ['attempt_id', 'kind', 'path'])
+        .execute();
+      await db.schema.createIndex('job_artifacts_job').on('job_artifacts').columns(['job_id', 'kind', 'attempt']).execute();
+    },
+  };
+}
+
 /** All migrations in order. Names sort lexically. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs() }),
+    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts() }),
   };
 }

@@ -147,12 +147,28 @@ export interface JobEventsTable {
   reason: string;
 }
 
+export interface JobArtifactsTable {
+  attempt_id: string;
+  /** `output` or `checkpoint`. */
+  kind: string;
+  /** Normalised relative path in the attempt's tree. */
+  path: string;
+  job_id: string;
+  project_id: string;
+  attempt: number;
+  /** `sha256:<hex>` in the project's blob store. */
+  digest: string;
+  size: number;
+  created_at: string;
+}
+
 export interface Database {
   nodes: NodesTable;
   jobs: JobsTable;
   attempts: AttemptsTable;
   job_logs: JobLogsTable;
   job_events: JobEventsTable;
+  job_artifacts: JobArtifactsTable;
   strata_meta: MetaTable;
   teams: TeamsTable;
   projects: ProjectsTable;

@@ -48,11 +48,15 @@ function procStat(pid: number): { cpuSeconds: number; rssPeak: number } | null {
   }
 }
 
+/** The attempt's own directory (its HOME; spec files, outputs and the checkpoint directory are relative to it). */
+export function attemptDir(workRoot: string, attempt: Pick<LeasedAttempt, 'jobId' | 'number'>): string {
+  return join(workRoot, attempt.jobId, `attempt-${attempt.number}`);
+}
+
 /** Starts the attempt's process. */
 export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningProcess {
   const { spec } = attempt;
-  const jobDir = join(opts.workRoot, attempt.jobId);
-  const dir = join(jobDir, `attempt-${attempt.number}`);
+  const dir = attemptDir(opts.workRoot, attempt);
   mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
   for (const f of spec.files) {
     const p = join(dir, f.path);
@@ -68,8 +72,8 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
   Object.assign(env, { HOME: dir, TMPDIR: join(dir, 'tmp'), STRATA_JOB_ID: attempt.jobId, STRATA_ATTEMPT: String(attempt.number), STRATA_PROJECT: attempt.project });
   Object.assign(env, gangEnv(spec, 0, 1, '127.0.0.1', 29500, 0));
   if (spec.checkpointDir !== undefined) {
-    // Checkpoints survive attempts on this node; cross-node restore goes through the blob store later.
-    const ckpt = join(jobDir, 'checkpoint');
+    // The agent restored the latest committed checkpoint here before starting us (agent/artifacts.ts).
+    const ckpt = join(dir, spec.checkpointDir);
     mkdirSync(ckpt, { recursive: true });
     env['STRATA_CHECKPOINT_DIR'] = ckpt;
   }
