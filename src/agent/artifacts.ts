@@ -9,7 +9,6 @@ import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { normaliseArtifactPath, resolveInside } from '../blobs/index.ts';
 import type { ArtifactFile, ArtifactKind, CheckpointManifest } from '../jobs/index.ts';
 import type { StrataClient } from '../sdk/index.ts';
@@ -35,7 +34,7 @@ export async function restoreCheckpoint(ch: AttemptChannel, checkpoint: Checkpoi
     await mkdir(dirname(target), { recursive: true });
     const { body } = await ch.client.download(`${ch.base}/checkpoint/${encodeURIComponent(f.digest)}`, { headers: { [LEASE_HEADER]: ch.leaseToken } });
     const part = `${target}.strata-part`;
-    await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), createWriteStream(part, { mode: 0o600 }));
+    await pipeline(Readable.fromWeb(body), createWriteStream(part, { mode: 0o600 }));
     await rename(part, target);
     bytes += f.size;
   }

@@ -61,8 +61,8 @@ export class StrataClient {
     const stream = body instanceof ReadableStream ? body : iterableToStream(body);
     let res: Response;
     try {
-      // `duplex: 'half'` is required by fetch for a streamed request body (not yet in the DOM typings).
-      res = await this.fetchImpl(this.server + path, { method, headers, body: stream, duplex: 'half', ...(opts.signal === undefined ? {} : { signal: opts.signal }) } as RequestInit);
+      // `duplex: 'half'` is required by fetch for a streamed request body.
+      res = await this.fetchImpl(this.server + path, { method, headers, body: stream, duplex: 'half', ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new StrataApiError(0, 'unavailable', `cannot reach the Strata server at ${this.server}${cause === undefined ? '' : ` (${cause})`}: is \`strata server\` running?`);
@@ -115,9 +115,9 @@ function iterableToStream(it: AsyncIterable<Uint8Array>): ReadableStream<Uint8Ar
   const iterator = it[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { value, done } = await iterator.next();
-      if (done === true) controller.close();
-      else controller.enqueue(value);
+      const next: IteratorResult<Uint8Array> = await iterator.next();
+      if (next.done === true) controller.close();
+      else controller.enqueue(next.value);
     },
     async cancel() {
       await iterator.return?.();
