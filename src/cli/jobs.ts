@@ -1,5 +1,7 @@
 // `strata run`, `logs`, `jobs`, `nodes`, `regions`, `pools` and `agent`.
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { StrataClient } from '../sdk/index.ts';
@@ -111,6 +113,35 @@ export function registerJobs(program: Command): void {
     .action(async (job: string, opts: { project: string }, cmd: Command) => {
       const { client, out } = commandContext(cmd);
       out.record(await client.post<Row>(`/api/v1/projects/${seg(opts.project)}/jobs/${seg(job)}/cancel`), ['id', 'state', 'cancelRequested', 'reason']);
+    });
+
+  jobs
+    .command('artifacts')
+    .argument('<job>')
+    .option('-p, --project <project>', 'project', 'default')
+    .description('outputs and checkpoints the attempts of a job stored')
+    .action(async (job: string, opts: { project: string }, cmd: Command) => {
+      const { client, out } = commandContext(cmd);
+      const r = await client.get<{ artifacts: Row[] }>(`/api/v1/projects/${seg(opts.project)}/jobs/${seg(job)}/artifacts`);
+      out.table(r, r.artifacts, ['attempt', 'kind', 'path', 'size', 'digest', 'createdAt']);
+    });
+  jobs
+    .command('download')
+    .argument('<job>')
+    .argument('<path>', 'path of an output (or, with --checkpoint, of a checkpoint file)')
+    .option('-p, --project <project>', 'project', 'default')
+    .option('--attempt <n>', 'from this attempt (default: the latest that stored the path)')
+    .option('--checkpoint', 'a checkpoint file instead of an output')
+    .option('-o, --output <file>', 'write to this file (default: stdout)')
+    .description("download one of a job's outputs or checkpoint files (streamed)")
+    .action(async (job: string, path: string, opts: { project: string; attempt?: string; checkpoint?: boolean; output?: string }, cmd: Command) => {
+      const { client } = commandContext(cmd);
+      const kind = opts.checkpoint === true ? 'checkpoint' : 'output';
+      const rel = path.split('/').map(seg).join('/');
+      const { body, response } = await client.download(`/api/v1/projects/${seg(opts.project)}/jobs/${seg(job)}/artifacts/${kind}/${rel}`, opts.attempt === undefined ? {} : { query: { attempt: opts.attempt } });
+      const sink = opts.output === undefined ? process.stdout : createWriteStream(opts.output);
+      await pipeline(Readable.fromWeb(body), sink);
+      if (opts.output !== undefined) process.stderr.write(`wrote ${response.headers.get('content-length') ?? '?'} bytes of attempt ${response.headers.get('x-strata-attempt') ?? '?'} to ${opts.output}\n`);
     });
 
   const nodes = program.command('nodes').description('machines registered by agents');
