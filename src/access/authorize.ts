@@ -37,6 +37,8 @@ export const POLICY = {
   'job.read': { on: 'project', need: 'viewer' },
   'job.submit': { on: 'project', need: 'editor' },
   'job.cancel': { on: 'project', need: 'editor' },
+  'experiment.read': { on: 'project', need: 'viewer' },
+  'experiment.write': { on: 'project', need: 'editor' },
   'node.list': { on: 'platform', need: 'authenticated' },
   'carbon.read': { on: 'platform', need: 'authenticated' },
   'node.create': { on: 'platform', need: 'platform-admin' },

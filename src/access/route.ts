@@ -42,6 +42,8 @@ export interface ResolveInput<S extends RouteSchemas> {
   readonly params: StaticOr<S['params'], Record<string, never>>;
   readonly query: StaticOr<S['querystring'], Record<string, never>>;
   readonly body: StaticOr<S['body'], undefined>;
+  /** Request headers (lower-case names). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly principal: Principal;
 }
 

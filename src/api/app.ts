@@ -3,7 +3,7 @@
 // then runs the handler. A route without an authorisation decision cannot be registered (deny by
 // default; research §2.4 route-coverage guard). Denied mutating calls are audited.
 import Fastify, { LogController } from 'fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import sjson from 'secure-json-parse';
 import { Ajv } from 'ajv';
@@ -14,6 +14,7 @@ import type { IdGenerator } from '../kernel/index.ts';
 import { StrataError, badRequest, notFound, unauthenticated } from '../kernel/index.ts';
 import { errorBody, handleError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { basicAuthToken, handleMlflowError, isMlflowPath, mlflowNotFound } from './mlflow/index.ts';
 import type { HttpMetrics } from './metrics.ts';
 
 export interface AppDeps {
@@ -58,6 +59,9 @@ export interface StrataApp {
 function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (h === undefined) return undefined;
+  // MLflow clients send MLFLOW_TRACKING_USERNAME/PASSWORD as Basic auth: the password is the token.
+  const basic = isMlflowPath(req.url) ? basicAuthToken(h) : undefined;
+  if (basic !== undefined) return basic;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
   return m?.[1] ?? '';
 }
@@ -130,9 +134,12 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
   fastify.addContentTypeParser('application/octet-stream', (_req, _payload, done) => {
     done(null, undefined);
   });
-  fastify.setErrorHandler(handleError);
+  // Compat front ends answer in their own protocol's error shape (ARCHITECTURE.md, "Errors").
+  fastify.setErrorHandler((e: FastifyError | Error, req, reply) => (isMlflowPath(req.url) ? handleMlflowError(e, req, reply) : handleError(e, req, reply)));
   fastify.setNotFoundHandler((req, reply) =>
-    reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}; GET /openapi.json lists the API`)),
+    isMlflowPath(req.url)
+      ? mlflowNotFound(req, reply)
+      : reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}; GET /openapi.json lists the API`)),
   );
 
   await fastify.register(swagger, {
@@ -174,7 +181,8 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
         ...(spec.schema.body === undefined ? {} : { body: spec.schema.body }),
       },
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const input = { params: req.params, query: req.query, body: req.body } as never as { params: never; query: never; body: never };
+        // Headers ride along for the resolvers and handlers that need them (the MLflow front end's project header and Content-Type rule).
+        const input = { params: req.params, query: req.query, body: req.body, headers: req.headers } as never as { params: never; query: never; body: never; headers: FastifyRequest['headers'] };
         let principal: Principal;
         let resource: Resource = { kind: 'platform' };
         if ('public' in spec.authz) {
@@ -225,7 +233,6 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
             return signal();
           },
           bodyStream: req.raw,
-          headers: req.headers,
           principal,
           resource,
           actor: { principal, requestId: req.id },

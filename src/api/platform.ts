@@ -14,6 +14,8 @@ import type { ComputeConfig } from '../compute/index.ts';
 import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, startControllers } from '../jobs/index.ts';
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
+import { TrackingService, trackingRoutes } from '../tracking/index.ts';
+import { mlflowRoutes } from './mlflow/index.ts';
 import type { Store } from '../store/index.ts';
 import { buildApp } from './app.ts';
 import type { StrataApp } from './app.ts';
@@ -43,6 +45,7 @@ export interface Platform {
   readonly audit: AuditLog;
   readonly secrets: SecretsService;
   readonly jobs: JobService;
+  readonly tracking: TrackingService;
   readonly compute: ComputeConfig;
   readonly app: StrataApp;
   /** Set on the first start only: the platform-admin token, to show once. */
@@ -80,6 +83,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const secrets = new SecretsService(store, audit, clock, keyring, source);
     const artifacts = new JobArtifacts(store, audit, clock, projectBlobStores(paths.blobs, clock));
     const jobs = new JobService(store, audit, secrets, compute, ids, clock, { artifacts, ...(config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds }) });
+    const tracking = new TrackingService(store, audit, clock);
     const boot = await access.bootstrap();
     if (boot !== null) {
       writeFileSync(paths.adminToken, `${boot.token}\n`, { mode: 0o600 });
@@ -90,7 +94,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts }), ...carbonRoutes({ jobs })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
@@ -109,6 +113,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       audit,
       secrets,
       jobs,
+      tracking,
       compute,
       app,
       bootstrapToken: boot?.token ?? null,

@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectName } from './store.ts';
+import { trackingMigration } from './migrations-tracking.ts';
 
 function spine(dialect: DialectName): Migration {
   return {
@@ -219,6 +220,6 @@ function jobArtifacts(): Migration {
 /** All migrations in order. Names sort lexically. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts() }),
+    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts(), '0004_tracking': trackingMigration(dialect) }),
   };
 }

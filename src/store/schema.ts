@@ -147,6 +147,93 @@ export interface JobEventsTable {
   reason: string;
 }
 
+// ---- tracking (migration 0003) ----
+
+export interface ExperimentsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string; // 'active' | 'deleted'
+  is_default: number;
+  creation_time: number; // epoch ms
+  last_update_time: number;
+  created_by: string;
+}
+
+export interface ExperimentTagsTable {
+  experiment_id: string;
+  key: string;
+  value: string;
+}
+
+export interface RunsTable {
+  id: string;
+  experiment_id: string;
+  project_id: string;
+  name: string;
+  user_id: string;
+  status: string; // RUNNING | SCHEDULED | FINISHED | FAILED | KILLED
+  start_time: number; // epoch ms
+  end_time: number | null;
+  lifecycle_stage: string;
+  artifact_uri: string;
+  deleted_time: number | null;
+  created_by: string;
+}
+
+export interface RunParamsTable {
+  run_id: string;
+  experiment_id: string;
+  key: string;
+  value: string;
+}
+
+export type RunTagsTable = RunParamsTable;
+
+export interface RunMetricsTable {
+  run_id: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number; // 0 when is_nan
+  is_nan: number;
+}
+
+export interface RunLatestMetricsTable {
+  run_id: string;
+  experiment_id: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number | null; // null when is_nan
+  is_nan: number;
+}
+
+export interface DatasetsTable {
+  id: string;
+  experiment_id: string;
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema: string | null;
+  profile: string | null;
+  created_time: number;
+}
+
+export interface RunInputsTable {
+  run_id: string;
+  dataset_id: string;
+}
+
+export interface RunInputTagsTable {
+  run_id: string;
+  dataset_id: string;
+  key: string;
+  value: string;
+}
+
 export interface JobArtifactsTable {
   attempt_id: string;
   /** `output` or `checkpoint`. */
@@ -163,6 +250,16 @@ export interface JobArtifactsTable {
 }
 
 export interface Database {
+  experiments: ExperimentsTable;
+  experiment_tags: ExperimentTagsTable;
+  runs: RunsTable;
+  run_params: RunParamsTable;
+  run_tags: RunTagsTable;
+  run_metrics: RunMetricsTable;
+  run_latest_metrics: RunLatestMetricsTable;
+  datasets: DatasetsTable;
+  run_inputs: RunInputsTable;
+  run_input_tags: RunInputTagsTable;
   nodes: NodesTable;
   jobs: JobsTable;
   attempts: AttemptsTable;

@@ -1,0 +1,6 @@
+// The MLflow REST front end: tracking endpoints at /api/2.0/mlflow/... and /ajax-api/2.0/mlflow/...,
+// MLflow's error shape and statuses, its Content-Type rule, Bearer and Basic (token as password) auth.
+export { mlflowRoutes, PROJECT_HEADER, MLFLOW_PREFIXES } from './routes.ts';
+export type { MlflowRoutesDeps } from './routes.ts';
+export { handleMlflowError, mlflowNotFound, isMlflowPath, basicAuthToken, mlflowErrorBody, MLFLOW_STATUS } from './errors.ts';
+export type { MlflowErrorCode, MlflowErrorBody } from './errors.ts';

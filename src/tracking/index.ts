@@ -1,0 +1,9 @@
+// Tracking: experiments, runs, metrics (history and latest), params, tags, dataset inputs, and
+// MLflow's search grammar compiled to SQL. Front ends: routes.ts (Strata API) and api/mlflow.
+export * from './model.ts';
+export { TrackingService, randomTrackingIds, generatedRunName } from './tracking-service.ts';
+export type { TrackingIds, ProjectRef, Page, SearchRunsInput, SearchExperimentsInput, CreateRunInput, UpdateRunInput, LogBatchInput } from './tracking-service.ts';
+export { parseRunFilter, parseExperimentFilter, parseRunOrderBy, parseExperimentOrderBy, encodePageToken, decodePageToken } from './search-filter.ts';
+export type { RunClause, ExperimentClause, RunOrderKey, OrderTerm, FilterError, ParseResult } from './search-filter.ts';
+export { TRACKING_ACTIONS, trackingRoutes } from './routes.ts';
+export type { TrackingRoutesDeps } from './routes.ts';

@@ -1,0 +1,753 @@
+// Experiment tracking over the store. Experiments belong to projects; every read and write is
+// scoped by project id, so no query crosses tenants. Lifecycle changes (experiment create, rename,
+// delete, restore, tags; run create, update/terminate, delete, restore) are audited in the same
+// transaction; metric, param, tag and input logging is telemetry and is not (issue 5). Writes of
+// run data are one transaction each, with the rows of a batch sent as one statement per table.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Actor, AuditLog } from '../access/index.ts';
+import type { Clock, ProjectId, TeamId } from '../kernel/index.ts';
+import { StrataError, badRequest, conflict } from '../kernel/index.ts';
+import type { Store, Tx } from '../store/index.ts';
+import { isUniqueViolation } from '../store/index.ts';
+import type { Dataset, DatasetInput, Experiment, ExperimentId, LifecycleStage, Metric, Param, Run, RunId, RunInfo, RunMetric, RunStatus, Tag, TrackingScope, ViewType } from './model.ts';
+import {
+  DEFAULT_EXPERIMENT_NAME,
+  LIMITS,
+  SYSTEM_TAGS,
+  TERMINAL_STATUSES,
+  artifactLocationOf,
+  artifactUriOf,
+  isRunStatus,
+  stagesOf,
+} from './model.ts';
+import { compileExperimentSearch, compileRunSearch } from './search-sql.ts';
+import { decodePageToken, encodePageToken, parseExperimentFilter, parseExperimentOrderBy, parseRunFilter, parseRunOrderBy } from './search-filter.ts';
+import type { ParseResult } from './search-filter.ts';
+import { insertMetricHistory, insertParams, jsonColumn, jsonNumberValue, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
+import type { RunDetailRow } from './run-sql.ts';
+import { latestPerKey, sampleSteps, validateBatch, validateExperimentName, validateExperimentTag, validateKey, validateRunTag, validateValue } from './validation.ts';
+
+/** Where new run and dataset ids come from (injected so tests can be deterministic). */
+export interface TrackingIds {
+  /** 32 lower-case hex digits, like MLflow's run ids. */
+  runId(): string;
+  datasetId(): string;
+}
+
+export const randomTrackingIds: TrackingIds = {
+  runId: () => randomBytes(16).toString('hex'),
+  datasetId: () => randomBytes(16).toString('hex'),
+};
+
+/** A project as the authorisation gate needs it. */
+export interface ProjectRef {
+  readonly projectId: ProjectId;
+  readonly teamId: TeamId;
+  readonly name: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Absent on the last page. */
+  readonly nextPageToken?: string;
+}
+
+export interface SearchRunsInput {
+  readonly experimentIds: readonly string[];
+  readonly filter?: string;
+  readonly orderBy?: readonly string[];
+  readonly maxResults?: number;
+  readonly pageToken?: string;
+  readonly view?: ViewType;
+}
+
+export interface SearchExperimentsInput {
+  readonly filter?: string;
+  readonly orderBy?: readonly string[];
+  readonly maxResults?: number;
+  readonly pageToken?: string;
+  readonly view?: ViewType;
+}
+
+export interface CreateRunInput {
+  readonly experimentId: string;
+  readonly name?: string;
+  readonly userId?: string;
+  readonly startTime?: number;
+  readonly tags?: readonly Tag[];
+}
+
+export interface UpdateRunInput {
+  readonly status?: RunStatus;
+  readonly endTime?: number;
+  readonly name?: string;
+}
+
+export interface LogBatchInput {
+  readonly metrics?: readonly Metric[];
+  readonly params?: readonly Param[];
+  readonly tags?: readonly Tag[];
+}
+
+const actorId = (a: Actor): string => a.principal?.id ?? 'system';
+const LOCK_EXPERIMENTS = 'strata.tracking.experiments';
+const SCOPE_CACHE_MAX = 100_000;
+
+/** 404s with MLflow's wording (the MLflow front end passes messages through unchanged). */
+const noExperiment = (id: string): StrataError => new StrataError('not_found', `No Experiment with id=${id} exists`, { details: { experiment: id } });
+const noRun = (id: string): StrataError => new StrataError('not_found', `Run with id=${id} not found`, { details: { run: id } });
+const parsed = <T>(r: ParseResult<T>, what: string): T => {
+  if (r.ok) return r.value;
+  throw badRequest(`Invalid ${what}: ${r.error.message} (at character ${r.error.position})`, { position: r.error.position });
+};
+
+function boundedSet<K, V>(m: Map<K, V>, k: K, v: V): void {
+  if (m.size >= SCOPE_CACHE_MAX) m.clear();
+  m.set(k, v);
+}
+
+export class TrackingService {
+  /** Experiments and runs never move between projects, so where one lives can be remembered. */
+  private readonly experimentScopes = new Map<string, ProjectId>();
+  private readonly runScopes = new Map<string, TrackingScope>();
+  private readonly projects = new Map<string, ProjectRef>();
+  private readonly defaults = new Map<string, ExperimentId>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    private readonly ids: TrackingIds = randomTrackingIds,
+  ) {}
+
+  // ---- scopes (for the authorisation gate) ----------------------------------------------------
+
+  /** The project an experiment belongs to, or undefined when there is no such experiment. */
+  async experimentProject(id: string): Promise<ProjectId | undefined> {
+    const hit = this.experimentScopes.get(id);
+    if (hit !== undefined) return hit;
+    const row = await this.store.db.selectFrom('experiments').select('project_id').where('id', '=', id).executeTakeFirst();
+    if (row === undefined) return undefined;
+    boundedSet(this.experimentScopes, id, row.project_id as ProjectId);
+    return row.project_id as ProjectId;
+  }
+
+  /** Where a run lives, or undefined when there is no such run. */
+  async runScope(id: string): Promise<TrackingScope | undefined> {
+    const hit = this.runScopes.get(id);
+    if (hit !== undefined) return hit;
+    const row = await this.store.db.selectFrom('runs').select(['project_id', 'experiment_id']).where('id', '=', id).executeTakeFirst();
+    if (row === undefined) return undefined;
+    const scope: TrackingScope = { projectId: row.project_id as ProjectId, experimentId: row.experiment_id as ExperimentId };
+    boundedSet(this.runScopes, id, scope);
+    return scope;
+  }
+
+  /** A project by id (projects are never renamed or deleted, so this is cached). */
+  async project(id: string): Promise<ProjectRef | undefined> {
+    const hit = this.projects.get(id);
+    if (hit !== undefined) return hit;
+    const row = await this.store.db.selectFrom('projects').select(['id', 'team_id', 'name']).where('id', '=', id).executeTakeFirst();
+    if (row === undefined) return undefined;
+    const ref: ProjectRef = { projectId: row.id as ProjectId, teamId: row.team_id as TeamId, name: row.name };
+    boundedSet(this.projects, id, ref);
+    return ref;
+  }
+
+  // ---- experiments ------------------------------------------------------------------------------
+
+  /** Creates an experiment in a project. Names are unique per project, deleted ones included. */
+  async createExperiment(actor: Actor, projectId: ProjectId, input: { name: string; tags?: readonly Tag[]; artifactLocation?: string }): Promise<Experiment> {
+    const name = validateExperimentName(input.name);
+    const tags = (input.tags ?? []).map(validateExperimentTag);
+    if (input.artifactLocation !== undefined && input.artifactLocation !== '') {
+      // Every artifact goes through Strata's artifact store; a client-chosen location is where the
+      // MLflow path-traversal CVEs started (CVE-2023-6909, CVE-2024-1483, CVE-2024-1594).
+      throw badRequest(`'artifact_location' cannot be set: Strata stores artifacts itself (under ${artifactLocationOf('<experiment id>' as ExperimentId)}); leave it empty`, { field: 'artifact_location' });
+    }
+    return this.store.transaction(async (tx) => this.insertExperiment(tx, actor, projectId, name, tags, false));
+  }
+
+  private async insertExperiment(tx: Tx, actor: Actor, projectId: ProjectId, name: string, tags: readonly Tag[], isDefault: boolean): Promise<Experiment> {
+    await this.store.lock(tx, LOCK_EXPERIMENTS);
+    const existing = await tx.selectFrom('experiments').select(['id', 'lifecycle_stage']).where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+    if (existing !== undefined) throw experimentExists(name, existing.lifecycle_stage);
+    const last = await tx.selectFrom('experiments').select('id').orderBy(sql`length(id)`, 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const id = String(last === undefined ? 1 : Number(last.id) + 1) as ExperimentId;
+    const now = this.clock.now();
+    const exp: Experiment = {
+      id,
+      projectId,
+      name,
+      artifactLocation: artifactLocationOf(id),
+      lifecycleStage: 'active',
+      creationTime: now,
+      lastUpdateTime: now,
+      isDefault,
+      tags: dedupeTags(tags),
+    };
+    try {
+      await tx
+        .insertInto('experiments')
+        .values({ id, project_id: projectId, name, artifact_location: exp.artifactLocation, lifecycle_stage: 'active', is_default: isDefault ? 1 : 0, creation_time: now, last_update_time: now, created_by: actorId(actor) })
+        .execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw experimentExists(name, 'active');
+      throw e;
+    }
+    if (exp.tags.length > 0) await tx.insertInto('experiment_tags').values(exp.tags.map((t) => ({ experiment_id: id, key: t.key, value: t.value }))).execute();
+    await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.create', resource: `experiment/${id}`, project: projectId, after: exp, details: { name, default: isDefault } });
+    return exp;
+  }
+
+  /** The project's default experiment (MLflow's "0"), created on first use. */
+  async defaultExperiment(actor: Actor, projectId: ProjectId): Promise<ExperimentId> {
+    const hit = this.defaults.get(projectId);
+    if (hit !== undefined) return hit;
+    const row = await this.store.db.selectFrom('experiments').select('id').where('project_id', '=', projectId).where('is_default', '=', 1).executeTakeFirst();
+    let id = row?.id as ExperimentId | undefined;
+    if (id === undefined) {
+      id = await this.store.transaction(async (tx) => {
+        await this.store.lock(tx, LOCK_EXPERIMENTS);
+        const again = await tx.selectFrom('experiments').select('id').where('project_id', '=', projectId).where('is_default', '=', 1).executeTakeFirst();
+        if (again !== undefined) return again.id as ExperimentId;
+        // A user-made experiment already called "Default" becomes the default one.
+        const named = await tx.selectFrom('experiments').select('id').where('project_id', '=', projectId).where('name', '=', DEFAULT_EXPERIMENT_NAME).executeTakeFirst();
+        if (named !== undefined) {
+          await tx.updateTable('experiments').set({ is_default: 1 }).where('id', '=', named.id).execute();
+          return named.id as ExperimentId;
+        }
+        return (await this.insertExperiment(tx, actor, projectId, DEFAULT_EXPERIMENT_NAME, [], true)).id;
+      });
+    }
+    boundedSet(this.defaults, projectId, id);
+    return id;
+  }
+
+  async getExperiment(projectId: ProjectId, id: string): Promise<Experiment> {
+    const [e] = await this.loadExperiments(projectId, [id]);
+    if (e === undefined) throw noExperiment(id);
+    return e;
+  }
+
+  async getExperimentByName(projectId: ProjectId, name: string): Promise<Experiment> {
+    const row = await this.store.db.selectFrom('experiments').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+    if (row === undefined) throw new StrataError('not_found', `Could not find experiment with name '${name}'`, { details: { experiment: name } });
+    return this.getExperiment(projectId, row.id);
+  }
+
+  private async loadExperiments(projectId: ProjectId, ids: readonly string[]): Promise<Experiment[]> {
+    if (ids.length === 0) return [];
+    const db = this.store.db;
+    const rows = await db.selectFrom('experiments').selectAll().where('project_id', '=', projectId).where('id', 'in', [...ids]).execute();
+    const tags = await db.selectFrom('experiment_tags').select(['experiment_id', 'key', 'value']).where('experiment_id', 'in', rows.map((r) => r.id).concat([''])).orderBy('key').execute();
+    const byId = new Map<string, Experiment>(
+      rows.map((r) => [
+        r.id,
+        {
+          id: r.id as ExperimentId,
+          projectId: r.project_id as ProjectId,
+          name: r.name,
+          artifactLocation: r.artifact_location,
+          lifecycleStage: r.lifecycle_stage as LifecycleStage,
+          creationTime: Number(r.creation_time),
+          lastUpdateTime: Number(r.last_update_time),
+          isDefault: r.is_default === 1,
+          tags: tags.filter((t) => t.experiment_id === r.id).map((t) => ({ key: t.key, value: t.value })),
+        },
+      ]),
+    );
+    return ids.map((id) => byId.get(id)).filter((e): e is Experiment => e !== undefined);
+  }
+
+  /** Experiments of a project matching an MLflow filter, one page at a time. */
+  async searchExperiments(projectId: ProjectId, input: SearchExperimentsInput): Promise<Page<Experiment>> {
+    const clauses = parsed(parseExperimentFilter(input.filter ?? ''), 'filter');
+    const order = parsed(parseExperimentOrderBy(input.orderBy ?? []), 'order_by');
+    const offset = parsed(decodePageToken(input.pageToken), 'page token');
+    const limit = pageSize(input.maxResults, LIMITS.searchExperimentsDefault, LIMITS.searchExperimentsMax);
+    const q = compileExperimentSearch({ dialect: this.store.dialect, projectId, stages: stagesOf(input.view ?? 'ACTIVE_ONLY'), clauses, order, offset, limit: limit + 1 });
+    const ids = (await q.execute(this.store.db)).rows.map((r) => r.id);
+    const items = await this.loadExperiments(projectId, ids.slice(0, limit));
+    return ids.length > limit ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
+  }
+
+  /** Renames an active experiment. */
+  async renameExperiment(actor: Actor, projectId: ProjectId, id: string, newName: string): Promise<Experiment> {
+    const name = validateExperimentName(newName);
+    return this.store.transaction(async (tx) => {
+      await this.store.lock(tx, LOCK_EXPERIMENTS);
+      const before = await this.experimentRow(tx, projectId, id);
+      if (before.lifecycle_stage !== 'active') throw badRequest('Cannot rename a non-active experiment.', { experiment: id });
+      if (before.name !== name) {
+        const clash = await tx.selectFrom('experiments').select(['lifecycle_stage']).where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+        if (clash !== undefined) throw experimentExists(name, clash.lifecycle_stage);
+      }
+      await tx.updateTable('experiments').set({ name, last_update_time: this.clock.now() }).where('id', '=', id).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.update', resource: `experiment/${id}`, project: projectId, before: { name: before.name }, after: { name }, details: { from: before.name, to: name } });
+      return this.getExperimentIn(tx, projectId, id);
+    });
+  }
+
+  /** Soft-deletes an experiment and the runs in it (restore brings back exactly those runs). */
+  async deleteExperiment(actor: Actor, projectId: ProjectId, id: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const e = await this.experimentRow(tx, projectId, id);
+      if (e.is_default === 1) throw badRequest(`Cannot delete the default experiment '${id}': it receives runs started without an experiment`, { experiment: id });
+      if (e.lifecycle_stage === 'deleted') return;
+      const now = this.clock.now();
+      await tx.updateTable('experiments').set({ lifecycle_stage: 'deleted', last_update_time: now }).where('id', '=', id).execute();
+      const runs = await tx.updateTable('runs').set({ lifecycle_stage: 'deleted', deleted_time: now }).where('experiment_id', '=', id).where('lifecycle_stage', '=', 'active').executeTakeFirst();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.delete', resource: `experiment/${id}`, project: projectId, details: { name: e.name, runsDeleted: Number(runs.numUpdatedRows) } });
+    });
+  }
+
+  /** Restores a deleted experiment and the runs deleted with it. */
+  async restoreExperiment(actor: Actor, projectId: ProjectId, id: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const e = await this.experimentRow(tx, projectId, id);
+      if (e.lifecycle_stage === 'active') return;
+      const deletedAt = Number(e.last_update_time);
+      await tx.updateTable('experiments').set({ lifecycle_stage: 'active', last_update_time: this.clock.now() }).where('id', '=', id).execute();
+      const runs = await tx.updateTable('runs').set({ lifecycle_stage: 'active', deleted_time: null }).where('experiment_id', '=', id).where('lifecycle_stage', '=', 'deleted').where('deleted_time', '=', deletedAt).executeTakeFirst();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.restore', resource: `experiment/${id}`, project: projectId, details: { name: e.name, runsRestored: Number(runs.numUpdatedRows) } });
+    });
+  }
+
+  async setExperimentTag(actor: Actor, projectId: ProjectId, id: string, tag: Tag): Promise<void> {
+    validateExperimentTag(tag);
+    await this.store.transaction(async (tx) => {
+      await this.activeExperimentRow(tx, projectId, id);
+      await tx.insertInto('experiment_tags').values({ experiment_id: id, key: tag.key, value: tag.value }).onConflict((oc) => oc.columns(['experiment_id', 'key']).doUpdateSet({ value: tag.value })).execute();
+      await tx.updateTable('experiments').set({ last_update_time: this.clock.now() }).where('id', '=', id).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.tag.set', resource: `experiment/${id}`, project: projectId, after: tag, details: { key: tag.key } });
+    });
+  }
+
+  async deleteExperimentTag(actor: Actor, projectId: ProjectId, id: string, key: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await this.activeExperimentRow(tx, projectId, id);
+      const r = await tx.deleteFrom('experiment_tags').where('experiment_id', '=', id).where('key', '=', key).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) throw new StrataError('not_found', `No tag with name: ${key} in experiment with id ${id}`, { details: { key } });
+      await tx.updateTable('experiments').set({ last_update_time: this.clock.now() }).where('id', '=', id).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.tag.delete', resource: `experiment/${id}`, project: projectId, details: { key } });
+    });
+  }
+
+  private async experimentRow(tx: Tx, projectId: ProjectId, id: string) {
+    const row = await tx.selectFrom('experiments').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+    if (row === undefined) throw noExperiment(id);
+    return row;
+  }
+
+  private async activeExperimentRow(tx: Tx, projectId: ProjectId, id: string) {
+    const row = await this.experimentRow(tx, projectId, id);
+    if (row.lifecycle_stage !== 'active') throw badRequest(`The experiment ${id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`, { experiment: id });
+    return row;
+  }
+
+  private async getExperimentIn(tx: Tx, projectId: ProjectId, id: string): Promise<Experiment> {
+    const r = await this.experimentRow(tx, projectId, id);
+    const tags = await tx.selectFrom('experiment_tags').select(['key', 'value']).where('experiment_id', '=', id).orderBy('key').execute();
+    return {
+      id: r.id as ExperimentId,
+      projectId,
+      name: r.name,
+      artifactLocation: r.artifact_location,
+      lifecycleStage: r.lifecycle_stage as LifecycleStage,
+      creationTime: Number(r.creation_time),
+      lastUpdateTime: Number(r.last_update_time),
+      isDefault: r.is_default === 1,
+      tags,
+    };
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  /** Starts a run in an active experiment of the project. */
+  async createRun(actor: Actor, projectId: ProjectId, input: CreateRunInput): Promise<Run> {
+    const tags = dedupeTags((input.tags ?? []).map(validateRunTag));
+    const tagName = tags.find((t) => t.key === SYSTEM_TAGS.runName)?.value;
+    if (input.name !== undefined && input.name !== '' && tagName !== undefined && tagName !== input.name) {
+      throw badRequest(`Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${input.name}', mlflow.runName='${tagName}').`, { field: 'run_name' });
+    }
+    const id = this.ids.runId() as RunId;
+    const name = input.name !== undefined && input.name !== '' ? input.name : (tagName ?? generatedRunName(id));
+    validateValue('run name', name, LIMITS.runNameLength);
+    const allTags = tagName === undefined ? [...tags, { key: SYSTEM_TAGS.runName, value: name }] : tags;
+    const userId = input.userId !== undefined && input.userId !== '' ? input.userId : (tags.find((t) => t.key === SYSTEM_TAGS.user)?.value ?? actor.principal?.name ?? 'unknown');
+    const startTime = input.startTime ?? this.clock.now();
+    const parent = tags.find((t) => t.key === SYSTEM_TAGS.parentRunId)?.value;
+    return this.store.transaction(async (tx) => {
+      const exp = await this.activeExperimentRow(tx, projectId, input.experimentId);
+      const experimentId = exp.id as ExperimentId;
+      const info: RunInfo = {
+        id,
+        experimentId,
+        projectId,
+        name,
+        userId,
+        status: 'RUNNING',
+        startTime,
+        endTime: null,
+        artifactUri: artifactUriOf(experimentId, id),
+        lifecycleStage: 'active',
+      };
+      await tx
+        .insertInto('runs')
+        .values({ id, experiment_id: experimentId, project_id: projectId, name, user_id: userId, status: 'RUNNING', start_time: startTime, end_time: null, lifecycle_stage: 'active', artifact_uri: info.artifactUri, deleted_time: null, created_by: actorId(actor) })
+        .execute();
+      await tx.executeQuery(upsertTags(this.store.dialect, id, experimentId, allTags).compile(tx));
+      await this.audit.append(tx, {
+        actor: actorId(actor),
+        requestId: actor.requestId,
+        action: 'run.create',
+        resource: `run/${id}`,
+        project: projectId,
+        details: { experimentId, name, ...(parent === undefined ? {} : { parentRunId: parent }) },
+      });
+      boundedSet(this.runScopes, id, { projectId, experimentId });
+      return { info, data: { metrics: [], params: [], tags: sortByKey(allTags) }, inputs: [] };
+    });
+  }
+
+  async getRun(projectId: ProjectId, id: string): Promise<Run> {
+    const [run] = await this.loadRuns(projectId, [id]);
+    if (run === undefined) throw noRun(id);
+    return run;
+  }
+
+  private async loadRuns(projectId: ProjectId, ids: readonly string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await selectRuns(this.store.dialect, projectId, ids).execute(this.store.db);
+    const byId = new Map(rows.map((r) => [r.id, toRun(r)]));
+    return ids.map((id) => byId.get(id)).filter((r): r is Run => r !== undefined);
+  }
+
+  /** Changes a run's status, end time or name; moving to FINISHED/FAILED/KILLED is audited as run.terminate. */
+  async updateRun(actor: Actor, projectId: ProjectId, id: string, input: UpdateRunInput): Promise<RunInfo> {
+    if (input.status !== undefined && !isRunStatus(input.status)) throw badRequest(`Invalid run status ${JSON.stringify(input.status)}`, { field: 'status' });
+    if (input.name !== undefined) validateValue('run name', input.name, LIMITS.runNameLength);
+    return this.store.transaction(async (tx) => {
+      const before = await this.activeRunRow(tx, projectId, id);
+      const status = input.status ?? (before.status as RunStatus);
+      const terminal = TERMINAL_STATUSES.has(status);
+      const endTime = input.endTime ?? (terminal && before.end_time === null ? this.clock.now() : before.end_time);
+      const name = input.name !== undefined && input.name !== '' ? input.name : before.name;
+      await tx.updateTable('runs').set({ status, end_time: endTime, name }).where('id', '=', id).execute();
+      if (name !== before.name) await tx.executeQuery(upsertTags(this.store.dialect, id, before.experiment_id, [{ key: SYSTEM_TAGS.runName, value: name }]).compile(tx));
+      const action = terminal && !TERMINAL_STATUSES.has(before.status as RunStatus) ? 'run.terminate' : 'run.update';
+      await this.audit.append(tx, {
+        actor: actorId(actor),
+        requestId: actor.requestId,
+        action,
+        resource: `run/${id}`,
+        project: projectId,
+        before: { status: before.status, endTime: before.end_time, name: before.name },
+        after: { status, endTime, name },
+        details: { status, ...(endTime === null ? {} : { endTime: Number(endTime) }) },
+      });
+      return rowToInfo({ ...before, status, end_time: endTime, name });
+    });
+  }
+
+  async deleteRun(actor: Actor, projectId: ProjectId, id: string): Promise<void> {
+    await this.setRunLifecycle(actor, projectId, id, 'deleted');
+  }
+
+  async restoreRun(actor: Actor, projectId: ProjectId, id: string): Promise<void> {
+    await this.setRunLifecycle(actor, projectId, id, 'active');
+  }
+
+  private async setRunLifecycle(actor: Actor, projectId: ProjectId, id: string, stage: LifecycleStage): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const row = await this.runRow(tx, projectId, id);
+      if (row.lifecycle_stage === stage) return;
+      if (stage === 'active') {
+        const exp = await this.experimentRow(tx, projectId, row.experiment_id);
+        if (exp.lifecycle_stage !== 'active') throw badRequest(`Cannot restore run ${id}: its experiment ${row.experiment_id} is deleted; restore the experiment first`, { run: id });
+      }
+      await tx.updateTable('runs').set({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? this.clock.now() : null }).where('id', '=', id).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: stage === 'deleted' ? 'run.delete' : 'run.restore', resource: `run/${id}`, project: projectId, details: { experimentId: row.experiment_id } });
+    });
+  }
+
+  private async runRow(tx: Tx, projectId: ProjectId, id: string) {
+    const row = await tx.selectFrom('runs').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+    if (row === undefined) throw noRun(id);
+    return row;
+  }
+
+  private async activeRunRow(tx: Tx, projectId: ProjectId, id: string) {
+    const row = await this.runRow(tx, projectId, id);
+    if (row.lifecycle_stage !== 'active') throw badRequest(`The run ${id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`, { run: id });
+    return row;
+  }
+
+  /**
+   * Logs metrics, params and tags of a run in one transaction, all or nothing. Idempotent under
+   * replay (MLflow clients retry): identical metric points are stored once, a param may be logged
+   * again with the same value, and tags are last-write-wins. A param logged with a different value
+   * fails the whole batch.
+   */
+  async logBatch(projectId: ProjectId, runId: string, input: LogBatchInput): Promise<void> {
+    const batch = validateBatch({ metrics: input.metrics ?? [], params: input.params ?? [], tags: input.tags ?? [] });
+    const dialect = this.store.dialect;
+    await this.store.transaction(async (tx) => {
+      const run = await tx.selectFrom('runs').select(['lifecycle_stage', 'experiment_id']).where('id', '=', runId).where('project_id', '=', projectId).executeTakeFirst();
+      if (run === undefined) throw noRun(runId);
+      if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
+      if (batch.params.length > 0) {
+        await tx.executeQuery(insertParams(dialect, runId, run.experiment_id, batch.params).compile(tx));
+        const stored = await tx.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', runId).where('key', 'in', batch.params.map((p) => p.key)).execute();
+        const want = new Map(batch.params.map((p) => [p.key, p.value]));
+        for (const s of stored) {
+          const v = want.get(s.key);
+          if (v !== undefined && v !== s.value) {
+            throw badRequest(
+              `Changing param values is not allowed. Param with key='${s.key}' was already logged with value='${s.value}' for run ID='${runId}'. Attempted logging new value '${v}'.`,
+              { field: 'params', key: s.key },
+            );
+          }
+        }
+      }
+      if (batch.metrics.length > 0) {
+        await tx.executeQuery(insertMetricHistory(dialect, runId, batch.metrics).compile(tx));
+        await tx.executeQuery(upsertLatestMetrics(dialect, runId, run.experiment_id, latestPerKey(batch.metrics)).compile(tx));
+      }
+      if (batch.tags.length > 0) {
+        const tags = dedupeTags(batch.tags);
+        await tx.executeQuery(upsertTags(dialect, runId, run.experiment_id, tags).compile(tx));
+        const name = tags.find((t) => t.key === SYSTEM_TAGS.runName);
+        if (name !== undefined) await tx.updateTable('runs').set({ name: name.value }).where('id', '=', runId).execute();
+      }
+    });
+  }
+
+  /** Deletes a run tag (404 when the run has no such tag). */
+  async deleteTag(projectId: ProjectId, runId: string, key: string): Promise<void> {
+    validateKey('tag', key);
+    await this.store.transaction(async (tx) => {
+      await this.activeRunRow(tx, projectId, runId);
+      const r = await tx.deleteFrom('run_tags').where('run_id', '=', runId).where('key', '=', key).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) throw new StrataError('not_found', `No tag with name: ${key} in run with id ${runId}`, { details: { key } });
+    });
+  }
+
+  /** Records dataset inputs (deduplicated per experiment by name and digest) with their input tags. */
+  async logInputs(projectId: ProjectId, runId: string, inputs: readonly DatasetInput[]): Promise<void> {
+    for (const i of inputs) validateDatasetInput(i);
+    await this.store.transaction(async (tx) => {
+      const run = await this.activeRunRow(tx, projectId, runId);
+      for (const input of inputs) {
+        const d = input.dataset;
+        await tx
+          .insertInto('datasets')
+          .values({ id: this.ids.datasetId(), experiment_id: run.experiment_id, name: d.name, digest: d.digest, source_type: d.sourceType, source: d.source, schema: d.schema, profile: d.profile, created_time: this.clock.now() })
+          .onConflict((oc) => oc.columns(['experiment_id', 'name', 'digest']).doNothing())
+          .execute();
+        const ds = await tx.selectFrom('datasets').select('id').where('experiment_id', '=', run.experiment_id).where('name', '=', d.name).where('digest', '=', d.digest).executeTakeFirstOrThrow();
+        await tx.insertInto('run_inputs').values({ run_id: runId, dataset_id: ds.id }).onConflict((oc) => oc.columns(['run_id', 'dataset_id']).doNothing()).execute();
+        for (const t of dedupeTags(input.tags)) {
+          await tx
+            .insertInto('run_input_tags')
+            .values({ run_id: runId, dataset_id: ds.id, key: t.key, value: t.value })
+            .onConflict((oc) => oc.columns(['run_id', 'dataset_id', 'key']).doUpdateSet({ value: t.value }))
+            .execute();
+        }
+      }
+    });
+  }
+
+  /** Appends a logged model's MLmodel (as JSON) to the run's `mlflow.log-model.history` tag. */
+  async logModel(projectId: ProjectId, runId: string, modelJson: string): Promise<void> {
+    let model: unknown;
+    try {
+      model = JSON.parse(modelJson);
+    } catch {
+      throw badRequest("'model_json' is not valid JSON: send the MLmodel file as a JSON object", { field: 'model_json' });
+    }
+    if (typeof model !== 'object' || model === null || Array.isArray(model)) throw badRequest("'model_json' must be a JSON object", { field: 'model_json' });
+    if (modelJson.length > LIMITS.batchBytes) throw badRequest(`'model_json' is larger than ${LIMITS.batchBytes} bytes`, { field: 'model_json' });
+    await this.store.transaction(async (tx) => {
+      const run = await this.activeRunRow(tx, projectId, runId);
+      const prev = await tx.selectFrom('run_tags').select('value').where('run_id', '=', runId).where('key', '=', SYSTEM_TAGS.loggedModels).executeTakeFirst();
+      let history: unknown[] = [];
+      if (prev !== undefined) {
+        try {
+          const p = JSON.parse(prev.value) as unknown;
+          if (Array.isArray(p)) history = p;
+        } catch {
+          history = [];
+        }
+      }
+      history.push(model);
+      await tx.executeQuery(upsertTags(this.store.dialect, runId, run.experiment_id, [{ key: SYSTEM_TAGS.loggedModels, value: JSON.stringify(history) }]).compile(tx));
+    });
+  }
+
+  /** Runs of the given experiments (all in this project) matching an MLflow filter, one page at a time. */
+  async searchRuns(projectId: ProjectId, input: SearchRunsInput): Promise<Page<Run>> {
+    const clauses = parsed(parseRunFilter(input.filter ?? ''), 'filter');
+    const order = parsed(parseRunOrderBy(input.orderBy ?? []), 'order_by');
+    const offset = parsed(decodePageToken(input.pageToken), 'page token');
+    const limit = pageSize(input.maxResults, LIMITS.searchRunsDefault, LIMITS.searchRunsMax);
+    const experimentIds = [...new Set(input.experimentIds)];
+    if (experimentIds.length === 0) throw badRequest("Missing value for required parameter 'experiment_ids'. Give at least one experiment id.", { field: 'experiment_ids' });
+    const found = await this.store.db.selectFrom('experiments').select('id').where('project_id', '=', projectId).where('id', 'in', experimentIds).execute();
+    if (found.length !== experimentIds.length) {
+      const have = new Set(found.map((f) => f.id));
+      throw noExperiment(experimentIds.find((e) => !have.has(e)) ?? '');
+    }
+    const q = compileRunSearch({ dialect: this.store.dialect, experimentIds, stages: stagesOf(input.view ?? 'ACTIVE_ONLY'), clauses, order, offset, limit: limit + 1 });
+    const ids = (await q.execute(this.store.db)).rows.map((r) => r.id);
+    const items = await this.loadRuns(projectId, ids.slice(0, limit));
+    return ids.length > limit ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
+  }
+
+  /** A metric's full history (step, then timestamp order), paged. Deleted runs keep theirs. */
+  async metricHistory(projectId: ProjectId, runId: string, key: string, opts: { maxResults?: number; pageToken?: string } = {}): Promise<Page<Metric>> {
+    const offset = parsed(decodePageToken(opts.pageToken), 'page token');
+    const limit = pageSize(opts.maxResults, LIMITS.metricHistoryPage, LIMITS.metricHistoryPage);
+    const scope = await this.runScope(runId);
+    if (scope?.projectId !== projectId) throw noRun(runId);
+    const rows = await this.store.db
+      .selectFrom('run_metrics')
+      .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
+      .where('run_id', '=', runId)
+      .where('key', '=', key)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('value')
+      .limit(limit + 1)
+      .offset(offset)
+      .execute();
+    const items = rows.slice(0, limit).map(toMetric);
+    return rows.length > limit ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
+  }
+
+  /**
+   * Metric points of several runs at up to `maxResults` evenly spaced steps within [startStep,
+   * endStep] each (always including the first and last step): server-side downsampling for charts.
+   */
+  async metricHistoryBulkInterval(projectId: ProjectId, runIds: readonly string[], key: string, opts: { startStep?: number; endStep?: number; maxResults?: number } = {}): Promise<RunMetric[]> {
+    if (runIds.length === 0) throw badRequest("Missing value for required parameter 'run_ids'.", { field: 'run_ids' });
+    if (runIds.length > LIMITS.bulkIntervalRuns) throw badRequest(`GetMetricHistoryBulkInterval request must specify at most ${LIMITS.bulkIntervalRuns} run_ids. Received ${runIds.length} run_ids.`, { field: 'run_ids' });
+    const max = opts.maxResults ?? LIMITS.bulkIntervalDefault;
+    if (!Number.isSafeInteger(max) || max < 1 || max > LIMITS.bulkIntervalMax) throw badRequest(`max_results must be between 1 and ${LIMITS.bulkIntervalMax}`, { field: 'max_results' });
+    const start = opts.startStep ?? Number.MIN_SAFE_INTEGER;
+    const end = opts.endStep ?? Number.MAX_SAFE_INTEGER;
+    if (start > end) throw badRequest(`end_step must be greater than start_step. Found start_step=${start} and end_step=${end}.`, { field: 'end_step' });
+    const out: RunMetric[] = [];
+    for (const runId of [...new Set(runIds)].sort()) {
+      const scope = await this.runScope(runId);
+      if (scope?.projectId !== projectId) throw noRun(runId);
+      const steps = await this.store.db.selectFrom('run_metrics').select('step').distinct().where('run_id', '=', runId).where('key', '=', key).where('step', '>=', start).where('step', '<=', end).orderBy('step').execute();
+      const sampled = sampleSteps(steps.map((s) => Number(s.step)), start, end, max);
+      if (sampled.length === 0) continue;
+      const keep = new Set(sampled);
+      const rows = await this.store.db
+        .selectFrom('run_metrics')
+        .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
+        .where('run_id', '=', runId)
+        .where('key', '=', key)
+        .where('step', '>=', sampled[0] as number)
+        .where('step', '<=', sampled[sampled.length - 1] as number)
+        .orderBy('step')
+        .orderBy('timestamp')
+        .execute();
+      for (const r of rows) if (keep.has(Number(r.step))) out.push({ ...toMetric(r), runId: runId as RunId });
+    }
+    return out;
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+function experimentExists(name: string, stage: string): StrataError {
+  return stage === 'deleted'
+    ? conflict(`Experiment '${name}' already exists in deleted state. Restore it, or choose another name.`, { experiment: name })
+    : conflict(`Experiment(name=${name}) already exists.`, { experiment: name });
+}
+
+function pageSize(requested: number | undefined, dflt: number, max: number): number {
+  if (requested === undefined || requested === 0) return dflt;
+  if (!Number.isSafeInteger(requested) || requested < 0 || requested > max) throw badRequest(`Invalid value ${requested} for parameter 'max_results' supplied. It must be at most ${max}.`, { field: 'max_results' });
+  return requested;
+}
+
+/** Last value per key wins; order of first appearance kept. */
+function dedupeTags(tags: readonly Tag[]): Tag[] {
+  const m = new Map<string, string>();
+  for (const t of tags) m.set(t.key, t.value);
+  return [...m].map(([key, value]) => ({ key, value }));
+}
+
+const sortByKey = <T extends { key: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+function toMetric(r: { key: string; value: number; is_nan: number; step: number; timestamp: number }): Metric {
+  return { key: r.key, value: r.is_nan === 1 ? Number.NaN : Number(r.value), step: Number(r.step), timestamp: Number(r.timestamp) };
+}
+
+function rowToInfo(r: { id: string; experiment_id: string; project_id: string; name: string; user_id: string; status: string; start_time: number; end_time: number | null; lifecycle_stage: string; artifact_uri: string }): RunInfo {
+  return {
+    id: r.id as RunId,
+    experimentId: r.experiment_id as ExperimentId,
+    projectId: r.project_id as ProjectId,
+    name: r.name,
+    userId: r.user_id,
+    status: r.status as RunStatus,
+    startTime: Number(r.start_time),
+    endTime: r.end_time === null ? null : Number(r.end_time),
+    artifactUri: r.artifact_uri,
+    lifecycleStage: r.lifecycle_stage as LifecycleStage,
+  };
+}
+
+const pairs = (v: unknown): Tag[] => (jsonColumn(v) as [string, string][]).map(([key, value]) => ({ key, value }));
+
+function toRun(r: RunDetailRow): Run {
+  const metrics = (jsonColumn(r.metrics) as [string, unknown, number, number, number][]).map(([key, value, step, timestamp, isNan]) => ({
+    key,
+    value: Number(isNan) === 1 ? Number.NaN : jsonNumberValue(value),
+    step: Number(step),
+    timestamp: Number(timestamp),
+  }));
+  const inputs = (jsonColumn(r.inputs) as [string, string, string, string, string | null, string | null, unknown][]).map(([name, digest, sourceType, source, schema, profile, tags]) => ({
+    dataset: { name, digest, sourceType, source, schema, profile } satisfies Dataset,
+    tags: sortByKey(pairs(tags)),
+  }));
+  return {
+    info: rowToInfo(r),
+    data: { metrics: sortByKey(metrics), params: sortByKey(pairs(r.params)), tags: sortByKey(pairs(r.tags)) },
+    inputs: inputs.sort((a, b) => (a.dataset.name + a.dataset.digest < b.dataset.name + b.dataset.digest ? -1 : 1)),
+  };
+}
+
+function validateDatasetInput(i: DatasetInput): void {
+  const d = i.dataset;
+  const need = (field: string, v: unknown, max: number): void => {
+    if (typeof v !== 'string' || v === '') throw badRequest(`Missing value for required parameter 'dataset.${field}'`, { field: `dataset.${field}` });
+    if (v.length > max) throw badRequest(`Dataset ${field} '${v.slice(0, 40)}...' had length ${v.length}, which exceeded length limit of ${max}`, { field: `dataset.${field}` });
+  };
+  need('name', d.name, LIMITS.datasetNameLength);
+  need('digest', d.digest, LIMITS.datasetDigestLength);
+  need('source_type', d.sourceType, LIMITS.datasetSourceTypeLength);
+  need('source', d.source, LIMITS.datasetSourceLength);
+  if (d.schema !== null && d.schema.length > LIMITS.datasetSchemaLength) throw badRequest(`Dataset schema exceeds ${LIMITS.datasetSchemaLength} characters`, { field: 'dataset.schema' });
+  if (d.profile !== null && d.profile.length > LIMITS.datasetProfileLength) throw badRequest(`Dataset profile exceeds ${LIMITS.datasetProfileLength} characters`, { field: 'dataset.profile' });
+  for (const t of i.tags) {
+    if (t.key === '' || t.key.length > LIMITS.inputTagKeyLength) throw badRequest(`Input tag key '${t.key.slice(0, 40)}' must be 1 to ${LIMITS.inputTagKeyLength} characters`, { field: 'tags.key' });
+    if (t.value.length > LIMITS.inputTagValueLength) throw badRequest(`Input tag value for '${t.key}' had length ${t.value.length}, which exceeded length limit of ${LIMITS.inputTagValueLength}`, { field: 'tags.value' });
+  }
+}
+
+const ADJECTIVES = ['able', 'bold', 'brave', 'bright', 'calm', 'clever', 'crisp', 'eager', 'fair', 'gentle', 'glad', 'grand', 'keen', 'kind', 'lucky', 'merry', 'neat', 'nimble', 'proud', 'quick', 'quiet', 'rare', 'sharp', 'shy', 'silent', 'smart', 'swift', 'tidy', 'vast', 'warm', 'wise', 'witty'];
+const NOUNS = ['ant', 'bass', 'bear', 'bird', 'cat', 'crane', 'deer', 'dove', 'duck', 'eel', 'elk', 'fox', 'frog', 'goat', 'hare', 'hawk', 'horse', 'lark', 'lion', 'lynx', 'mole', 'moth', 'newt', 'owl', 'panda', 'ram', 'seal', 'shrew', 'snail', 'swan', 'toad', 'wolf'];
+
+/** A readable default run name derived from the (random) run id, like MLflow's `bold-fox-123`. */
+export function generatedRunName(id: string): string {
+  const h = (from: number, len: number): number => Number.parseInt(id.slice(from, from + len), 16) || 0;
+  return `${ADJECTIVES[h(0, 4) % ADJECTIVES.length] as string}-${NOUNS[h(4, 4) % NOUNS.length] as string}-${h(8, 4) % 1000}`;
+}
