@@ -9,6 +9,7 @@ import { registerJobs } from './jobs.ts';
 import { registerQuantum } from './quantum.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerSim } from './sim.ts';
+import { registerSpiking } from './spiking.ts';
 import { registerServer } from './server.ts';
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerQuantum(program);
   registerSim(program);
+  registerSpiking(program);
   return program;
 }
 
