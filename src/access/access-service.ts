@@ -8,7 +8,7 @@ import type { Store, Tx } from '../store/index.ts';
 import { isUniqueViolation } from '../store/index.ts';
 import type { AuditLog } from './audit-log.ts';
 import { mayGrant } from './authorize.ts';
-import type { Principal, PrincipalKind, Resource, Role, ScopeKind } from './model.ts';
+import type { Principal, PrincipalKind, Resource, Role, ScopeKind, TokenScope } from './model.ts';
 import { isRole } from './model.ts';
 import { generateToken, hashToken, looksLikeToken } from './tokens.ts';
 
@@ -77,6 +77,9 @@ interface CachedAuth {
   readonly tokenId: string;
 }
 
+/** The service account that owns scoped tokens (it has no roles of its own). */
+export const SCOPED_TOKEN_OWNER = 'strata-jobs';
+
 export class AccessService {
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly authCache = new Map<string, CachedAuth>();
@@ -124,6 +127,7 @@ export class AccessService {
         'tokens.expires_at',
         'tokens.revoked_at',
         'tokens.last_used_at',
+        'tokens.scope',
         'principals.id as principal_id',
         'principals.kind',
         'principals.name',
@@ -150,6 +154,7 @@ export class AccessService {
       platformAdmin: row.platform_admin === 1,
       tokenId: row.token_id,
       bindings: bindings.map((b) => ({ role: b.role as Role, scopeKind: b.scope_kind as ScopeKind, scopeId: b.scope_id })),
+      ...(row.scope === null ? {} : { scope: JSON.parse(row.scope) as TokenScope }),
     };
     if (this.authCache.size >= AUTH_CACHE_MAX) this.authCache.clear();
     this.authCache.set(hash, { principal, expiresAt: row.expires_at === null ? null : Date.parse(row.expires_at), cachedAt: now, tokenId: row.token_id });
@@ -428,7 +433,7 @@ export class AccessService {
     return this.store.transaction((tx) => this.insertToken(tx, actor, principalId, name, expiresInSeconds));
   }
 
-  private async insertToken(tx: Tx, actor: Actor, principalId: PrincipalId, name: string, expiresInSeconds: number | null): Promise<{ token: string; info: TokenInfo }> {
+  private async insertToken(tx: Tx, actor: Actor, principalId: PrincipalId, name: string, expiresInSeconds: number | null, scope: TokenScope | null = null): Promise<{ token: string; info: TokenInfo }> {
     const t = generateToken();
     const info: TokenInfo = {
       id: this.ids.next('token'),
@@ -442,11 +447,54 @@ export class AccessService {
     };
     await tx
       .insertInto('tokens')
-      .values({ id: info.id, principal_id: principalId, name, hash: t.hash, prefix: info.prefix, created_at: info.createdAt, created_by: actorId(actor), expires_at: info.expiresAt, revoked_at: null, last_used_at: null })
+      .values({ id: info.id, principal_id: principalId, name, hash: t.hash, prefix: info.prefix, created_at: info.createdAt, created_by: actorId(actor), expires_at: info.expiresAt, revoked_at: null, last_used_at: null, scope: scope === null ? null : JSON.stringify(scope) })
       .execute();
     // The audit entry records the token's id and prefix, never the secret or its hash.
-    await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'token.create', resource: `principal/${principalId}`, after: info, details: { tokenId: info.id, name, expiresAt: info.expiresAt } });
+    await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'token.create', resource: `principal/${principalId}`, after: info, details: { tokenId: info.id, name, expiresAt: info.expiresAt, ...(scope === null ? {} : { scope }) } });
     return { token: t.token, info };
+  }
+
+  /**
+   * A token limited to `scope` (e.g. one job attempt's run), owned by the built-in service account
+   * `strata-jobs`, which holds no roles: the token can do only what its scope allows. Revoke it
+   * (revokeToken) when the work it was made for ends; it also expires.
+   */
+  async createScopedToken(actor: Actor, scope: TokenScope, name: string, expiresInSeconds: number): Promise<{ token: string; info: TokenInfo }> {
+    parseName('token', name);
+    return this.store.transaction(async (tx) => {
+      let owner = await tx.selectFrom('principals').select(['id', 'kind', 'platform_admin']).where('name', '=', SCOPED_TOKEN_OWNER).executeTakeFirst();
+      if (owner !== undefined) {
+        // The owner must be the role-less service account made here, not an account someone named so.
+        const roles = await tx.selectFrom('role_bindings').select('id').where('principal_id', '=', owner.id).executeTakeFirst();
+        if (owner.kind !== 'service_account' || owner.platform_admin !== 0 || roles !== undefined) {
+          throw new StrataError('conflict', `the account name '${SCOPED_TOKEN_OWNER}' is reserved for job tokens but belongs to an account with roles; rename or disable that account`);
+        }
+      } else {
+        const id = this.ids.next('principal');
+        await tx
+          .insertInto('principals')
+          .values({ id, kind: 'service_account', name: SCOPED_TOKEN_OWNER, display_name: 'Strata job attempts (scoped tokens only)', platform_admin: 0, created_at: this.now(), disabled_at: null })
+          .execute();
+        await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'principal.create', resource: `principal/${id}`, details: { kind: 'service_account', name: SCOPED_TOKEN_OWNER } });
+        owner = { id, kind: 'service_account', platform_admin: 0 };
+      }
+      return this.insertToken(tx, actor, owner.id as PrincipalId, name, expiresInSeconds, scope);
+    });
+  }
+
+  /** Revokes every unrevoked token issued for exactly this scope; returns how many. */
+  async revokeScopedTokens(actor: Actor, scope: TokenScope): Promise<number> {
+    const key = JSON.stringify(scope);
+    return this.store.transaction(async (tx) => {
+      const live = await tx.selectFrom('tokens').select(['id', 'principal_id']).where('scope', '=', key).where('revoked_at', 'is', null).execute();
+      const revokedAt = this.now();
+      for (const t of live) {
+        await tx.updateTable('tokens').set({ revoked_at: revokedAt }).where('id', '=', t.id).execute();
+        await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'token.revoke', resource: `principal/${t.principal_id}`, details: { tokenId: t.id, scope } });
+      }
+      if (live.length > 0) this.invalidateAuth();
+      return live.length;
+    });
   }
 
   async listTokens(principalId: PrincipalId): Promise<TokenInfo[]> {

@@ -112,3 +112,21 @@ test('agent actions need a node identity; node identities can do nothing else', 
     assert.equal(authorize({ ...node, platformAdmin: true }, action, r).allow, false, `node token used for ${action}`);
   }
 });
+
+test('a run-scoped token may only read and write tracking data in its own project, whatever its owner may do', () => {
+  const scope = { kind: 'run' as const, projectId: 'p1' as ProjectId, runId: 'r1' };
+  // Even a platform admin's scoped token is limited to its scope.
+  for (const admin of [false, true]) {
+    const p: Principal = { ...who([{ role: 'admin', scopeKind: 'team', scopeId: 't1' }], admin), scope };
+    for (const action of Object.keys(POLICY) as Action[]) {
+      const rule = POLICY[action];
+      const r: Resource = rule.on === 'project' ? project : rule.on === 'team' ? team : rule.on === 'principal' ? { kind: 'principal', principalId: 'u1' as PrincipalId } : rule.on === 'node' ? { kind: 'node', nodeId: 'n1' as NodeId, principalId: 'u1' as PrincipalId } : { kind: 'platform' };
+      const d = authorize(p, action, r);
+      const expected = (action === 'experiment.read' || action === 'experiment.write') && rule.on === 'project';
+      assert.equal(d.allow, expected, `${action} (admin ${String(admin)})`);
+    }
+    const elsewhere = authorize(p, 'experiment.write', sibling);
+    assert.equal(elsewhere.allow, false);
+    assert.equal(!elsewhere.allow && elsewhere.hide, true, 'another project answers 404');
+  }
+});

@@ -2,7 +2,7 @@
 // takes the principal with its bindings, an action and a resource, and returns a Decision. Every
 // HTTP route reaches it through the gate in api/ (deny by default); the policy table is data and
 // is tested as data.
-import type { Decision, Principal, Resource, Role } from './model.ts';
+import type { Decision, Principal, Resource, Role, TokenScope } from './model.ts';
 import { roleRank } from './model.ts';
 
 /**
@@ -97,6 +97,15 @@ export function canSee(p: Principal, r: Resource): boolean {
 const ALLOW: Decision = { allow: true };
 
 /** Decides whether `p` may perform `action` on `r`. Deny by default. */
+/** What a run-scoped token may do: tracking reads and writes in its own project (the run itself is checked where runs are resolved). */
+const RUN_SCOPED_ACTIONS: ReadonlySet<Action> = new Set<Action>(['experiment.read', 'experiment.write']);
+
+function authorizeScoped(scope: TokenScope, action: Action, r: Resource): Decision {
+  if (!RUN_SCOPED_ACTIONS.has(action)) return { allow: false, reason: `this token is limited to logging to run ${scope.runId}; ${action} needs a user or service-account token`, hide: false };
+  if (r.kind !== 'project' || r.projectId !== scope.projectId) return { allow: false, reason: `this token is limited to run ${scope.runId}`, hide: true };
+  return ALLOW;
+}
+
 export function authorize(p: Principal, action: Action, r: Resource): Decision {
   const rule: { on: Resource['kind']; need: Need } = POLICY[action];
   if (rule.on !== r.kind) {
@@ -107,6 +116,7 @@ export function authorize(p: Principal, action: Action, r: Resource): Decision {
   if (agentAction !== (p.kind === 'node')) {
     return { allow: false, reason: agentAction ? `${action} is for agents: use a node token` : `node tokens may only be used by agents, not for ${action}`, hide: false };
   }
+  if (p.scope !== undefined) return authorizeScoped(p.scope, action, r);
   if (p.platformAdmin) return ALLOW;
   switch (rule.need) {
     case 'node':

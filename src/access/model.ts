@@ -15,6 +15,16 @@ export interface RoleBinding {
   readonly scopeId: string;
 }
 
+/**
+ * What a scoped token may reach instead of its principal's roles: `run` — read the project's
+ * experiments and runs and write to this one run (the token a job attempt gets for MLflow).
+ */
+export interface TokenScope {
+  readonly kind: 'run';
+  readonly projectId: ProjectId;
+  readonly runId: string;
+}
+
 /** An authenticated caller with everything authorize() needs to decide. */
 export interface Principal {
   readonly id: PrincipalId;
@@ -24,6 +34,8 @@ export interface Principal {
   readonly bindings: readonly RoleBinding[];
   /** The token this request came with (for "revoke my own token" and audit). */
   readonly tokenId: string | null;
+  /** Set when the token is scoped: it may act only within this scope, whatever the principal's roles. */
+  readonly scope?: TokenScope;
 }
 
 /** What an action is about. Project resources carry their team so team roles apply to them. */

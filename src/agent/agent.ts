@@ -158,6 +158,7 @@ export class Agent {
         workRoot: this.o.workRoot,
         clock: this.clock,
         graceSeconds: this.o.graceSeconds ?? 10,
+        serverUrl: this.o.client.server,
         onOutput: (stream, data) => {
           buffer.push({ stream, data });
           if (buffer.reduce((n, c) => n + c.data.length, 0) > 64 * 1024) void flush();

@@ -18,6 +18,7 @@ import { TrackingService, trackingRoutes } from '../tracking/index.ts';
 import { mlflowRoutes } from './mlflow/index.ts';
 import type { Store } from '../store/index.ts';
 import { buildApp } from './app.ts';
+import { attemptRuns } from './job-runs.ts';
 import type { StrataApp } from './app.ts';
 
 export interface PlatformConfig {
@@ -82,8 +83,14 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const access = new AccessService(store, audit, ids, clock);
     const secrets = new SecretsService(store, audit, clock, keyring, source);
     const artifacts = new JobArtifacts(store, audit, clock, projectBlobStores(paths.blobs, clock));
-    const jobs = new JobService(store, audit, secrets, compute, ids, clock, { artifacts, ...(config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds }) });
     const tracking = new TrackingService(store, audit, clock);
+    const sideLog = config.logger === undefined || config.logger === false ? undefined : config.logger;
+    const jobs = new JobService(store, audit, secrets, compute, ids, clock, {
+      artifacts,
+      runs: attemptRuns(tracking, access, clock),
+      onError: (what, e) => sideLog?.warn({ err: e }, `${what} failed`),
+      ...(config.leaseSeconds === undefined ? {} : { leaseSeconds: config.leaseSeconds }),
+    });
     const boot = await access.bootstrap();
     if (boot !== null) {
       writeFileSync(paths.adminToken, `${boot.token}\n`, { mode: 0o600 });

@@ -15,7 +15,7 @@ import { StrataError, badRequest, notFound } from '../kernel/index.ts';
 import { firstFit, nodeMatches } from '../scheduler/index.ts';
 import type { JobView, NodeView } from '../scheduler/index.ts';
 import type { Store, Tx } from '../store/index.ts';
-import type { AttemptInfo, AttemptUsage, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
+import type { AttemptInfo, AttemptRuns, AttemptTracking, AttemptUsage, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
 import { PRIORITY_VALUE, isTerminal } from './model.ts';
 import type { JobSpec } from './spec-types.ts';
 import type { JobArtifacts } from './artifacts.ts';
@@ -31,6 +31,10 @@ export interface JobServiceOptions {
   readonly carbonSignals?: ReadonlyMap<string, CarbonSignal>;
   /** Outputs and checkpoints; without it, leases carry no checkpoint to restore. */
   readonly artifacts?: JobArtifacts;
+  /** Experiment tracking: a run per attempt; without it, attempts get no run. */
+  readonly runs?: AttemptRuns;
+  /** Told about failures of best-effort side work (tracking runs) that must not fail a lease or completion. */
+  readonly onError?: (what: string, e: unknown) => void;
 }
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
@@ -49,6 +53,8 @@ export class JobService {
   private readonly jitter: () => number;
   private readonly carbon: ReadonlyMap<string, CarbonSignal>;
   private readonly artifacts: JobArtifacts | undefined;
+  private readonly runs: AttemptRuns | undefined;
+  private readonly onError: (what: string, e: unknown) => void;
   /** Wakes long-polling agents when work is placed on their node, and waiters on job changes. */
   readonly signals = new EventEmitter();
 
@@ -66,6 +72,8 @@ export class JobService {
     this.jitter = opts.jitter ?? (() => 0.5);
     this.carbon = opts.carbonSignals ?? new Map(compute.regions.map((r) => [r.name, createCarbonSignal(r.carbon)]));
     this.artifacts = opts.artifacts;
+    this.runs = opts.runs;
+    this.onError = opts.onError ?? (() => undefined);
     this.signals.setMaxListeners(0);
   }
 
@@ -411,6 +419,7 @@ export class JobService {
       const secretEnv: Record<string, string> = {};
       for (const s of spec.secrets) secretEnv[s.env] = (await this.secrets.reveal(actor, project, s.name)).value;
       const checkpoint = spec.checkpointDir === undefined ? undefined : await this.artifacts?.latestCheckpoint(this.store.db, l.row.id, l.number);
+      const tracking = await this.startRun(l.row, spec, l.attemptId, l.number);
       result.push({
         attemptId: l.attemptId,
         jobId: l.row.id as JobId,
@@ -422,9 +431,45 @@ export class JobService {
         spec,
         secretEnv,
         ...(checkpoint === undefined ? {} : { checkpoint }),
+        ...(tracking === undefined ? {} : { tracking }),
       });
     }
     return result;
+  }
+
+  /** Opens the attempt's tracking run (best effort: without one the attempt still runs). */
+  private async startRun(row: JobRow, spec: JobSpec, attemptId: AttemptId, attempt: number): Promise<AttemptTracking | undefined> {
+    if (this.runs === undefined) return undefined;
+    try {
+      // The token lives as long as the attempt may (its max runtime, else a week), plus the lease.
+      const tokenSeconds = (spec.maxRuntimeSeconds ?? 7 * 24 * 3600) + this.leaseSeconds * 2;
+      const t = await this.runs.start({ projectId: row.project_id, jobId: row.id, jobName: row.name, attempt, submittedBy: row.created_by, labels: spec.labels, tokenSeconds });
+      await this.store.db.updateTable('attempts').set({ run_id: t.runId }).where('id', '=', attemptId).execute();
+      return t;
+    } catch (e) {
+      this.onError(`opening the tracking run of attempt ${attempt} of job ${row.id}`, e);
+      return undefined;
+    }
+  }
+
+  /** Closes an attempt's run with its system metrics (best effort). */
+  private async finishRun(projectId: string, runId: string | null, status: 'FINISHED' | 'FAILED' | 'KILLED', usage: AttemptUsage, exitCode: number | null, reason: string): Promise<void> {
+    if (this.runs === undefined || runId === null) return;
+    const metrics: Record<string, number> = {};
+    const put = (k: string, v: unknown): void => {
+      if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+    };
+    put('system/runtime_seconds', usage.wallSeconds);
+    put('system/cpu_seconds', usage.cpuSeconds);
+    put('system/peak_memory_bytes', usage.peakMemoryBytes);
+    put('system/energy_kwh', usage.carbon?.energy_consumed_kWh);
+    put('system/carbon_gco2eq', usage.carbon?.carbon_gCO2eq);
+    if (exitCode !== null) put('system/exit_code', exitCode);
+    try {
+      await this.runs.finish({ projectId, runId, status, endTimeMs: this.clock.now(), metrics, tags: { 'strata.outcome': reason.slice(0, 500) } });
+    } catch (e) {
+      this.onError(`closing tracking run ${runId}`, e);
+    }
   }
 
   private async projectOf(projectId: string): Promise<Project> {
@@ -480,6 +525,22 @@ export class JobService {
    * completion with the same token returns the stored outcome (idempotent).
    */
   async complete(node: NodeInfo, actor: Actor, attemptId: string, token: string, result: { exitCode: number | null; reason: string; usage: AttemptUsage }): Promise<{ jobState: JobState }> {
+    let ended: { projectId: string; runId: string | null; status: 'FINISHED' | 'FAILED' | 'KILLED'; usage: AttemptUsage } | undefined;
+    const out = await this.completeTx(node, actor, attemptId, token, result, (e) => {
+      ended = e;
+    });
+    if (ended !== undefined) await this.finishRun(ended.projectId, ended.runId, ended.status, ended.usage, result.exitCode, result.reason);
+    return out;
+  }
+
+  private async completeTx(
+    node: NodeInfo,
+    actor: Actor,
+    attemptId: string,
+    token: string,
+    result: { exitCode: number | null; reason: string; usage: AttemptUsage },
+    onEnded: (e: { projectId: string; runId: string | null; status: 'FINISHED' | 'FAILED' | 'KILLED'; usage: AttemptUsage }) => void,
+  ): Promise<{ jobState: JobState }> {
     const now = this.clock.now();
     return this.store.transaction(async (tx) => {
       const a = await tx.selectFrom('attempts').selectAll().where('id', '=', attemptId).executeTakeFirst();
@@ -523,6 +584,7 @@ export class JobService {
       // The job must still be running this very attempt; otherwise roll everything back.
       const moved = await this.transition(tx, job.id, job.project_id, ['running'], to, reason, actor, patch, a.number);
       if (!moved) throw leaseLost(attemptId, 'superseded by a later attempt');
+      onEnded({ projectId: job.project_id, runId: a.run_id, status: cancelled ? 'KILLED' : ok ? 'FINISHED' : 'FAILED', usage });
       return { jobState: to };
     });
   }
@@ -567,7 +629,7 @@ export class JobService {
   /** Expired leases: the attempt is lost and the job runs again while attempts remain (at least once). Also marks silent nodes lost. */
   async rescueTick(): Promise<number> {
     const now = this.clock.now();
-    const expired = await this.store.db.selectFrom('attempts').select(['id', 'job_id', 'number', 'node_id']).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).limit(500).execute();
+    const expired = await this.store.db.selectFrom('attempts').select(['id', 'job_id', 'number', 'node_id', 'run_id']).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).limit(500).execute();
     let rescued = 0;
     for (const a of expired) {
       const moved = await this.store.transaction(async (tx) => {
@@ -582,7 +644,11 @@ export class JobService {
           a.number,
         );
       });
-      if (moved) rescued += 1;
+      if (moved) {
+        rescued += 1;
+        const project = await this.store.db.selectFrom('jobs').select('project_id').where('id', '=', a.job_id).executeTakeFirst();
+        if (project !== undefined) await this.finishRun(project.project_id, a.run_id, 'FAILED', {}, null, `attempt ${a.number} lost: its lease expired`);
+      }
     }
     // Silent nodes are lost; work placed on them but never leased goes back to the queue.
     const stale = this.iso(now - this.nodeTimeoutMs);

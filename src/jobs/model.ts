@@ -120,6 +120,23 @@ export interface CheckpointManifest {
   readonly files: readonly ArtifactFile[];
 }
 
+/** Where a job attempt logs its metrics: its tracking run, and a token that can only log to it. */
+export interface AttemptTracking {
+  readonly runId: string;
+  readonly experimentId: string;
+  /** A run-scoped token (revoked when the attempt ends). */
+  readonly token: string;
+}
+
+/**
+ * The job system's port to experiment tracking (implemented by the platform over the tracking
+ * service): every attempt gets a run; its end closes the run with the attempt's system metrics.
+ */
+export interface AttemptRuns {
+  start(input: { readonly projectId: string; readonly jobId: string; readonly jobName: string; readonly attempt: number; readonly submittedBy: string; readonly labels: Readonly<Record<string, string>>; readonly tokenSeconds: number }): Promise<AttemptTracking>;
+  finish(input: { readonly projectId: string; readonly runId: string; readonly status: 'FINISHED' | 'FAILED' | 'KILLED'; readonly endTimeMs: number; readonly metrics: Readonly<Record<string, number>>; readonly tags: Readonly<Record<string, string>> }): Promise<void>;
+}
+
 export interface LeasedAttempt {
   readonly attemptId: AttemptId;
   readonly jobId: JobId;
@@ -131,6 +148,8 @@ export interface LeasedAttempt {
   readonly spec: JobSpec;
   /** Declared secrets, resolved for this attempt only. */
   readonly secretEnv: Readonly<Record<string, string>>;
+  /** The attempt's tracking run (MLFLOW_RUN_ID) and its run-scoped token; absent when tracking is unavailable. */
+  readonly tracking?: AttemptTracking;
   /** The checkpoint to restore into STRATA_CHECKPOINT_DIR before starting (spec.checkpointDir set and an earlier attempt committed one). */
   readonly checkpoint?: CheckpointManifest;
 }

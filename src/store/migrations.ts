@@ -217,9 +217,19 @@ function jobArtifacts(): Migration {
   };
 }
 
+/** Tokens limited to a scope (a job attempt's run-scoped token) and the run of each attempt. */
+function scopedTokens(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tokens').addColumn('scope', 'text').execute();
+      await db.schema.alterTable('attempts').addColumn('run_id', 'text').execute();
+    },
+  };
+}
+
 /** All migrations in order. Names sort lexically. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts(), '0004_tracking': trackingMigration(dialect) }),
+    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts(), '0004_tracking': trackingMigration(dialect), '0007_scoped_tokens': scopedTokens() }),
   };
 }

@@ -40,6 +40,8 @@ export interface TokensTable {
   expires_at: string | null;
   revoked_at: string | null;
   last_used_at: string | null;
+  /** JSON TokenScope: the token may act only within it (e.g. log to one run). Null = the principal's roles. */
+  scope: string | null;
 }
 
 export interface RoleBindingsTable {
@@ -127,6 +129,8 @@ export interface AttemptsTable {
   exit_code: number | null;
   reason: string;
   usage: string; // JSON: cpu seconds, peak memory, energy, carbon
+  /** The tracking run this attempt logs to (null: tracking was unavailable). */
+  run_id: string | null;
 }
 
 export interface JobLogsTable {

@@ -83,7 +83,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
   }
 
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock' });
+  // Modules add migrations independently (each touches its own tables), so a database that already
+  // has a later-numbered one still takes an earlier-numbered one that arrives afterwards.
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock', allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     await db.destroy();

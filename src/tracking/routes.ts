@@ -3,10 +3,10 @@
 // so an experiment or run of another project answers 404 exactly like a missing one.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
-import type { AccessService, Action, Resource, RouteSpec } from '../access/index.ts';
+import type { AccessService, Action, Principal, Resource, RouteSpec } from '../access/index.ts';
 import { defineRoute } from '../access/index.ts';
 import type { Clock, ProjectId } from '../kernel/index.ts';
-import { NAME_PATTERN, badRequest } from '../kernel/index.ts';
+import { NAME_PATTERN, StrataError, badRequest } from '../kernel/index.ts';
 import type { DatasetInput, Experiment, Metric, Run, RunInfo, Tag } from './model.ts';
 import { LIMITS, RUN_STATUSES, SYSTEM_TAGS, VIEW_TYPES } from './model.ts';
 import type { TrackingService } from './tracking-service.ts';
@@ -78,7 +78,14 @@ function runJson(r: Run): Record<string, unknown> {
 export function trackingRoutes({ access, tracking, clock }: TrackingRoutesDeps): RouteSpec[] {
   const projectResource = (name: string): Promise<ProjectResource> => access.projectResource(name);
   const read = { action: TRACKING_ACTIONS.read, resource: ({ params }: { params: { project: string } }) => projectResource(params.project) };
-  const write = { action: TRACKING_ACTIONS.write, resource: ({ params }: { params: { project: string } }) => projectResource(params.project) };
+  const write = {
+    action: TRACKING_ACTIONS.write,
+    resource: ({ params, principal }: { params: { project: string; run?: string }; principal: Principal }) => {
+      // A run-scoped token (a job attempt's) writes only to its own run.
+      if (principal.scope !== undefined && params.run !== principal.scope.runId) throw new StrataError('forbidden', `this token may only write to run ${principal.scope.runId}`);
+      return projectResource(params.project);
+    },
+  };
 
   return [
     // ---- experiments ----

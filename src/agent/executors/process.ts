@@ -22,6 +22,8 @@ export interface RunOptions {
   readonly onOutput: (stream: 'stdout' | 'stderr' | 'system', data: string) => void;
   /** Seconds between SIGTERM and SIGKILL. */
   readonly graceSeconds: number;
+  /** The server the agent talks to: given to the job as MLFLOW_TRACKING_URI with its run-scoped token. */
+  readonly serverUrl?: string;
 }
 
 export interface RunningProcess {
@@ -76,6 +78,18 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
     const ckpt = join(dir, spec.checkpointDir);
     mkdirSync(ckpt, { recursive: true });
     env['STRATA_CHECKPOINT_DIR'] = ckpt;
+  }
+  if (attempt.tracking !== undefined && opts.serverUrl !== undefined) {
+    // An unmodified MLflow client logs to the attempt's run; the token can write only that run.
+    Object.assign(env, {
+      MLFLOW_TRACKING_URI: opts.serverUrl,
+      MLFLOW_TRACKING_TOKEN: attempt.tracking.token,
+      MLFLOW_RUN_ID: attempt.tracking.runId,
+      MLFLOW_EXPERIMENT_ID: attempt.tracking.experimentId,
+      STRATA_RUN_ID: attempt.tracking.runId,
+      STRATA_SERVER: opts.serverUrl,
+      STRATA_TOKEN: attempt.tracking.token,
+    });
   }
   Object.assign(env, spec.env, attempt.secretEnv);
 

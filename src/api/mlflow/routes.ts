@@ -99,6 +99,7 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
 
   /** The project of a call that names no run or experiment: header, else the principal's one project. */
   const contextProject = async (input: MlflowInput, principal: Principal): Promise<ProjectResource> => {
+    if (principal.scope !== undefined) return resourceOf(principal.scope.projectId);
     const named = headerOf(input, PROJECT_HEADER);
     if (named !== undefined && named !== '') return access.projectResource(named);
     const projects = [...new Set(principal.bindings.filter((b) => b.scopeKind === 'project').map((b) => b.scopeId))];
@@ -452,7 +453,16 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
             schema: {},
             authz: {
               action: TRACKING_ACTIONS[e.access],
-              resource: (input) => e.scope(requestMessage(method, input as MlflowInput), input as MlflowInput, input.principal),
+              resource: async (input) => {
+                const m = requestMessage(method, input as MlflowInput);
+                const resource = await e.scope(m, input as MlflowInput, input.principal);
+                // A run-scoped token (a job attempt's) writes only to its own run.
+                const only = input.principal.scope;
+                if (only !== undefined && e.access === 'write' && (e.scope !== byRun || checkedRunId(m) !== only.runId)) {
+                  throw new StrataError('forbidden', `this token may only write to run ${only.runId}`);
+                }
+                return resource;
+              },
             },
             handler: async (ctx) => {
               const m = requestMessage(method, ctx);
