@@ -72,12 +72,12 @@ for (const kind of databaseKinds) {
       assert.equal(found.length, 1, runs.text);
       const run = found[0] as { info: Json; data: { metrics?: Json[]; params?: Json[]; tags?: Json[] } };
       assert.equal(run.info['status'], 'FINISHED');
-      const metrics = Object.fromEntries((run.data.metrics ?? []).map((m) => [m['key'], m['value']]));
+      const metrics: Record<string, unknown> = Object.fromEntries((run.data.metrics ?? []).map((m) => [String(m['key']), m['value']]));
       assert.equal(metrics['loss'], 0.25);
       assert.equal(metrics['system/exit_code'], 0);
       for (const k of ['system/runtime_seconds', 'system/energy_kwh', 'system/carbon_gco2eq']) assert.equal(typeof metrics[k], 'number', `${k} in ${JSON.stringify(metrics)}`);
       assert.deepEqual(run.data.params, [{ key: 'lr', value: '0.01' }]);
-      const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t['key'], t['value']]));
+      const tags: Record<string, unknown> = Object.fromEntries((run.data.tags ?? []).map((t) => [String(t['key']), t['value']]));
       assert.equal(tags['strata.attempt'], '1');
       assert.equal(tags['strata.label.team'], 'vision');
 

@@ -454,8 +454,8 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
             authz: {
               action: TRACKING_ACTIONS[e.access],
               resource: async (input) => {
-                const m = requestMessage(method, input as MlflowInput);
-                const resource = await e.scope(m, input as MlflowInput, input.principal);
+                const m = requestMessage(method, input);
+                const resource = await e.scope(m, input, input.principal);
                 // A run-scoped token (a job attempt's) writes only to its own run.
                 const only = input.principal.scope;
                 if (only !== undefined && e.access === 'write' && (e.scope !== byRun || checkedRunId(m) !== only.runId)) {
