@@ -20,11 +20,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   spiking: ['kernel'],
   jobs: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler'],
   tracking: ['kernel', 'store', 'blobs', 'access'],
+  registry: ['kernel', 'store', 'blobs', 'access', 'tracking'],
   sdk: ['kernel'],
   // The agent talks to the server only through the SDK; it may use pure helpers of compute (carbon signal types).
   agent: ['kernel', 'blobs', 'sdk', 'jobs', 'compute', 'quantum', 'spiking'],
-  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler', 'jobs', 'sdk', 'agent', 'tracking'],
-  cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent', 'scheduler', 'quantum', 'spiking'],
+  api: ['kernel', 'store', 'blobs', 'access', 'compute', 'scheduler', 'jobs', 'sdk', 'agent', 'tracking', 'registry', 'quantum', 'spiking'],
+  cli: ['kernel', 'sdk', 'api', 'access', 'jobs', 'agent', 'scheduler', 'quantum', 'spiking', 'registry'],
 };
 
 function walk(dir: string, out: string[] = []): string[] {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Clock } from '../kernel/index.ts';
 import { systemClock } from '../kernel/index.ts';
 import type { AttemptUsage, LeasedAttempt, NodeCapacity, NodeInfo } from '../jobs/index.ts';
+import { BUILTIN_RESULT_FILE } from '../jobs/index.ts';
 import type { StrataClient } from '../sdk/index.ts';
 import { StrataApiError, seg } from '../sdk/index.ts';
 import { EnergyMeter, systemEnergyReaders } from './energy.ts';
@@ -177,7 +178,8 @@ export class Agent {
       }
       // Outputs and the checkpoint go up while the lease is still held (heartbeats keep running).
       if (!entry.lost) {
-        for (const [kind, paths] of [['output', spec.outputs], ['checkpoint', spec.checkpointDir === undefined ? [] : [spec.checkpointDir]]] as const) {
+        const outputs = spec.kind === 'process' || spec.outputs.includes(BUILTIN_RESULT_FILE) ? spec.outputs : [...spec.outputs, BUILTIN_RESULT_FILE];
+        for (const [kind, paths] of [['output', outputs], ['checkpoint', spec.checkpointDir === undefined ? [] : [spec.checkpointDir]]] as const) {
           if (paths.length === 0) continue;
           try {
             const r = await uploadArtifacts(channel, kind, dir, paths);

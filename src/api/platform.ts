@@ -19,6 +19,7 @@ import { mlflowRoutes } from './mlflow/index.ts';
 import type { Store } from '../store/index.ts';
 import { buildApp } from './app.ts';
 import { attemptRuns } from './job-runs.ts';
+import { engineKindValidators } from './engine-kinds.ts';
 import type { StrataApp } from './app.ts';
 
 export interface PlatformConfig {
@@ -101,7 +102,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),

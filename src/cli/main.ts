@@ -5,6 +5,7 @@ import { StrataApiError } from '../sdk/index.ts';
 import { isStrataError } from '../kernel/index.ts';
 import { registerAccess } from './access.ts';
 import { registerAudit } from './audit.ts';
+import { registerJobExec } from './job-exec.ts';
 import { registerJobs } from './jobs.ts';
 import { registerQuantum } from './quantum.ts';
 import { registerSecrets } from './secrets.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerQuantum(program);
   registerSim(program);
   registerSpiking(program);
+  registerJobExec(program);
   return program;
 }
 

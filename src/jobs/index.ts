@@ -1,7 +1,7 @@
 // Jobs: job specifications (parsed and normalised at the edge), resource quantities, and the
 // environment a job's processes get. The lifecycle, leases and executors are added beside these.
-export { parseJobSpec, normaliseJobSpec, jobArgv, jobSpecToInput, JOB_SPEC_LIMITS, JOB_SPEC_DEFAULTS } from './spec.ts';
-export { PRIORITY_CLASSES, ACCELERATOR_KINDS } from './spec-types.ts';
+export { parseJobSpec, normaliseJobSpec, jobArgv, jobSpecToInput, JOB_SPEC_LIMITS, JOB_SPEC_DEFAULTS, BUILTIN_PAYLOAD_FILE, BUILTIN_RESULT_FILE } from './spec.ts';
+export { PRIORITY_CLASSES, ACCELERATOR_KINDS, JOB_KINDS, KIND_PAYLOAD_FIELD } from './spec-types.ts';
 export type {
   JobSpec,
   JobSpecOptions,
@@ -12,6 +12,7 @@ export type {
   InlineFile,
   SecretRef,
   PriorityClass,
+  JobKind,
 } from './spec-types.ts';
 export { DANGEROUS_ENV, DANGEROUS_ENV_PREFIXES, ENV_NAME_RE, GANG_ENV_NAMES, dangerousEnvReason, gangEnv, upperSnake } from './spec-env.ts';
 export type { GangEnv } from './spec-env.ts';

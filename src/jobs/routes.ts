@@ -8,11 +8,14 @@ import type { JobArtifacts } from './artifacts.ts';
 import { ARTIFACT_KINDS, JOB_STATES } from './model.ts';
 import type { NodeInfo } from './model.ts';
 import { normaliseJobSpec } from './spec.ts';
+import type { JobSpecOptions } from './spec-types.ts';
 
 export interface JobRoutesDeps {
   readonly access: AccessService;
   readonly jobs: JobService;
   readonly artifacts: JobArtifacts;
+  /** Checks built-in kinds' payloads at submit (the engines' parsers; see JobSpecOptions.kindValidators). */
+  readonly kindValidators?: JobSpecOptions['kindValidators'];
 }
 
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description });
@@ -51,7 +54,7 @@ function parseRange(header: string | string[] | undefined, size: number): { star
   return { start, end };
 }
 
-export function jobRoutes({ access, jobs, artifacts }: JobRoutesDeps): RouteSpec[] {
+export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutesDeps): RouteSpec[] {
   const projectResource = (name: string): Promise<ProjectResource> => access.projectResource(name);
   const projectOf = projectOfResource;
   const nodeResource = async (id: string): Promise<Resource> => ({ kind: 'node', nodeId: id as NodeInfo['id'], principalId: await jobs.nodeOwner(id) });
@@ -70,7 +73,7 @@ export function jobRoutes({ access, jobs, artifacts }: JobRoutesDeps): RouteSpec
       schema: { params: Type.Object({ project: Name('project name') }, Strict), body: Type.Record(Type.String(), Type.Unknown(), { description: 'a job spec' }) },
       authz: { action: 'job.submit', resource: ({ params }) => projectResource(params.project) },
       handler: async ({ body, actor, resource, principal, status }) => {
-        const spec = normaliseJobSpec(body, { allowDangerousEnv: principal.platformAdmin });
+        const spec = normaliseJobSpec(body, { allowDangerousEnv: principal.platformAdmin, ...(kindValidators === undefined ? {} : { kindValidators }) });
         status(201);
         return jobs.submit(actor, projectOf(resource), spec);
       },

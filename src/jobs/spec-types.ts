@@ -63,10 +63,24 @@ export interface SecretRef {
   readonly env: string;
 }
 
+/**
+ * What runs: `process` (the command), or one of the built-in engines, which the agent runs as the
+ * process `strata job-exec <kind> payload.json` (so cancellation, logs, usage and energy work the
+ * same way) and whose result lands in the job's run and as the output `result.json`.
+ */
+export const JOB_KINDS = ['process', 'quantum-circuit', 'spiking-network'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+/** The spec field holding a built-in kind's input. */
+export const KIND_PAYLOAD_FIELD: Readonly<Record<Exclude<JobKind, 'process'>, 'quantum' | 'spiking'>> = { 'quantum-circuit': 'quantum', 'spiking-network': 'spiking' };
+
 /** A validated, normalised job specification. */
 export interface JobSpec {
   /** Kernel name rule: 1–63 lower-case letters, digits, '-', '_', '.'. */
   readonly name: string;
+  /** Default `process`. */
+  readonly kind: JobKind;
+  /** A built-in kind's input (spec field `quantum` or `spiking`), as its engine's parser normalised it. */
+  readonly payload?: Readonly<Record<string, unknown>>;
   /**
    * Without `shell`: the program and its first arguments, run directly (no shell). With
    * `shell: true`: exactly one element, a script for `/bin/sh -c`.
@@ -114,6 +128,12 @@ export interface JobSpec {
 
 /** Options of `parseJobSpec` / `normaliseJobSpec`. */
 export interface JobSpecOptions {
+  /**
+   * Validators of built-in kinds' payloads (the engines' own parsers, passed in by the server so
+   * jobs need not import the engines). A kind without one is accepted as an object and checked
+   * by the engine when it runs.
+   */
+  readonly kindValidators?: Partial<Readonly<Record<Exclude<JobKind, 'process'>, (raw: unknown) => unknown>>>;
   /** `auto` (default): JSON when the text is a JSON object, YAML otherwise. */
   readonly format?: 'yaml' | 'json' | 'auto';
   /** Let the spec set variables in DANGEROUS_ENV (platform admins only). Default false. */

@@ -60,6 +60,7 @@ test('the minimal spec from issue 3 is accepted exactly as written, with default
   const spec = parseJobSpec(MINIMAL);
   const want: JobSpec = {
     name: 'hello',
+    kind: 'process',
     command: ['sh', '-c', 'echo hello from strata'],
     args: [],
     shell: false,
@@ -134,6 +135,7 @@ test('a full spec: every field, normalised', () => {
   const spec = parseJobSpec(FULL);
   assert.deepEqual(spec, {
     name: 'train-resnet',
+    kind: 'process',
     command: ['python', 'train.py'],
     args: ['--epochs', '10', '--lr=0.1'],
     shell: false,
@@ -313,7 +315,7 @@ test('unknown fields are errors that suggest the intended field and list the all
     assert.match(p.message, new RegExp(`unknown field; did you mean "${guess}"\\? allowed: `));
   }
   const top = refusal(() => normaliseJobSpec({ ...BASE, image: 'python:3' }));
-  assert.match(top.message, /^image: unknown field; allowed: name, command, args, shell, workingDir, files, env, resources, replicas/);
+  assert.match(top.message, /^image: unknown field; allowed: name, kind, quantum, spiking, command, args, shell, workingDir, files, env, resources, replicas/);
   // The suggestion also works in YAML, where the typo is most likely.
   assert.match(refusal(() => parseJobSpec('name: x\ncomand: [true]\n')).message, /comand: unknown field; did you mean "command"\?/);
 });
@@ -512,4 +514,33 @@ test('property: arbitrary input never throws anything but a StrataError', () => 
   );
   const fragments = fc.constantFrom('name: x\n', 'command: [a]\n', 'env: {A: b}\n', '&a [1]\n', '*a\n', '- ', '{', '}', '[', ']', ': ', '"', "'", '\n', '  ', '!!binary ', '? ', '<<: ', '%YAML 1.2\n', '---\n', 'resources: {cpu: 1}\n');
   fc.assert(fc.property(fc.array(fragments, { maxLength: 30 }), (parts) => check(() => parseJobSpec(parts.join('')))), { numRuns: 1000 });
+});
+
+test('built-in kinds: the payload goes in its own field, command is implied, validators run, mistakes are named', () => {
+  const q = normaliseJobSpec({ name: 'bell', kind: 'quantum-circuit', quantum: { qasm: 'qreg q[2]; h q[0]; cx q[0],q[1];', shots: 100 } });
+  assert.equal(q.kind, 'quantum-circuit');
+  assert.deepEqual(q.command, ['strata', 'job-exec', 'quantum-circuit', 'payload.json']);
+  assert.deepEqual(q.payload, { qasm: 'qreg q[2]; h q[0]; cx q[0],q[1];', shots: 100 });
+  assert.deepEqual(normaliseJobSpec(jobSpecToInput(q)), q);
+  const seen: unknown[] = [];
+  const validated = normaliseJobSpec({ name: 'net', kind: 'spiking-network', spiking: { network: { populations: [] } } }, { kindValidators: { 'spiking-network': (raw) => (seen.push(raw), { normalised: true }) } });
+  assert.deepEqual(validated.payload, { normalised: true });
+  assert.equal(seen.length, 1);
+  const cases: [unknown, string, RegExp][] = [
+    [{ name: 'x', kind: 'quantum-circuit' }, 'quantum', /is required for kind quantum-circuit/],
+    [{ name: 'x', kind: 'quantum-circuit', quantum: { qasm: 'h q[0];' }, command: ['python'] }, 'command', /leave out command/],
+    [{ name: 'x', command: ['true'], spiking: { network: {} } }, 'spiking', /belongs to kind: spiking-network/],
+    [{ name: 'x', kind: 'teleport', command: ['true'] }, 'kind', /process|quantum-circuit|spiking-network/],
+  ];
+  const expectProblem = (fn: () => unknown, field: string, re: RegExp): void => {
+    const e = refusal(fn);
+    const p = problems(e).find((x) => x.field === field);
+    assert.ok(p !== undefined, `${field} in ${e.message}`);
+    assert.match(p.message, re);
+  };
+  for (const [spec, field, re] of cases) expectProblem(() => normaliseJobSpec(spec), field, re);
+  const refuse = (): never => {
+    throw new Error('OpenQASM line 1, column 1: expected a statement');
+  };
+  expectProblem(() => normaliseJobSpec({ name: 'x', kind: 'quantum-circuit', quantum: { qasm: 'nonsense' } }, { kindValidators: { 'quantum-circuit': refuse } }), 'quantum', /OpenQASM line 1, column 1/);
 });

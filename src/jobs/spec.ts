@@ -10,7 +10,7 @@ import { formatCpu, formatMemory, tryParseCpu, tryParseMemory } from './quantity
 import { Problems, indexPath, keyPath, show, suggest } from './spec-problems.ts';
 import { checkRelativePath } from './spec-paths.ts';
 import { ENV_NAME_RE, dangerousEnvReason, upperSnake } from './spec-env.ts';
-import { ACCELERATOR_KINDS, PRIORITY_CLASSES } from './spec-types.ts';
+import { ACCELERATOR_KINDS, JOB_KINDS, KIND_PAYLOAD_FIELD, PRIORITY_CLASSES } from './spec-types.ts';
 import type {
   AcceleratorKind,
   AcceleratorRequest,
@@ -25,6 +25,11 @@ import type {
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const DAY_SECONDS = 86_400;
+
+/** The file a built-in kind's payload is written to in the attempt directory (`strata job-exec` reads it). */
+export const BUILTIN_PAYLOAD_FILE = 'payload.json';
+/** The file a built-in kind's result is written to, uploaded as the job's output. */
+export const BUILTIN_RESULT_FILE = 'result.json';
 
 /** Size and count limits on a spec. Exceeding one is a 400 naming the field (413 for the whole text). */
 export const JOB_SPEC_LIMITS = Object.freeze({
@@ -89,7 +94,7 @@ const YAML_OPTIONS = {
 } as const;
 
 const TOP_FIELDS = [
-  'name', 'command', 'args', 'shell', 'workingDir', 'files', 'env', 'resources', 'replicas', 'priorityClass',
+  'name', 'kind', 'quantum', 'spiking', 'command', 'args', 'shell', 'workingDir', 'files', 'env', 'resources', 'replicas', 'priorityClass',
   'preemptible', 'maxAttempts', 'backoff', 'maxRuntimeSeconds', 'deadline', 'maxStartDelaySeconds', 'regions',
   'dataResidency', 'checkpointDir', 'secrets', 'outputs', 'labels',
 ] as const;
@@ -514,8 +519,32 @@ export function normaliseJobSpec(value: unknown, opts: JobSpecOptions = {}): Job
     throw badRequest('spec: expected a mapping (object) with at least name and command, e.g. {name: hello, command: [echo, hi]}', { field: 'spec', problems: [{ field: 'spec', message: `got ${show(value)}` }] });
   }
   const jobName = s['name'] === undefined ? (ctx.p.add('name', `is required; ${NAME_HINT}`), '') : (name(ctx, s['name'], 'name') ?? '');
+  const kind = enumOf(ctx, s['kind'], 'kind', JOB_KINDS, 'process');
   const shell = bool(ctx, s['shell'], 'shell', false);
-  const command = commandOf(ctx, s['command'], shell);
+  let command: string[];
+  let payload: Record<string, unknown> | undefined;
+  for (const [k, field] of Object.entries(KIND_PAYLOAD_FIELD)) {
+    if (s[field] !== undefined && kind !== k) ctx.p.add(field, `belongs to kind: ${k}; set kind: ${k} or remove ${field}`);
+  }
+  if (kind === 'process') command = commandOf(ctx, s['command'], shell);
+  else {
+    const field = KIND_PAYLOAD_FIELD[kind];
+    if (s['command'] !== undefined || s['args'] !== undefined || s['shell'] === true) ctx.p.add('command', `a ${kind} job runs the built-in engine: leave out command, args and shell and give ${field}`);
+    // The agent runs the engine as this process; 'strata' is resolved to its own CLI.
+    command = ['strata', 'job-exec', kind, BUILTIN_PAYLOAD_FILE];
+    const raw = s[field];
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) ctx.p.add(field, `is required for kind ${kind}: ${kind === 'quantum-circuit' ? 'an object with qasm (OpenQASM 2.0 source) and optional shots, seed, observables, parameters' : 'an object with network (populations and projections) and optional duration_ms, seed'}`);
+    else {
+      const validate = opts.kindValidators?.[kind];
+      try {
+        payload = (validate === undefined ? raw : validate(raw)) as Record<string, unknown>;
+      } catch (e) {
+        ctx.p.add(field, e instanceof Error ? e.message : String(e));
+      }
+      const bytes = Buffer.byteLength(JSON.stringify(raw));
+      if (bytes > JOB_SPEC_LIMITS.fileContentBytes) ctx.p.add(field, `is ${bytes} bytes; at most ${JOB_SPEC_LIMITS.fileContentBytes} are allowed`);
+    }
+  }
   let args: string[] = [];
   if (s['args'] !== undefined) {
     const items = list(ctx, s['args'], 'args', JOB_SPEC_LIMITS.argvItems, '[--epochs, "10"]');
@@ -565,6 +594,8 @@ export function normaliseJobSpec(value: unknown, opts: JobSpecOptions = {}): Job
   if (err !== undefined) throw err;
   const spec: JobSpec = {
     name: jobName,
+    kind,
+    ...(payload === undefined ? {} : { payload: JSON.parse(JSON.stringify(payload)) as Record<string, unknown> }),
     command,
     args,
     shell,
@@ -752,9 +783,11 @@ export function jobArgv(spec: JobSpec): readonly string[] {
  * `strata jobs describe`; `normaliseJobSpec(jobSpecToInput(s))` deep-equals `s`.
  */
 export function jobSpecToInput(spec: JobSpec): Record<string, unknown> {
-  const { resources, regions, ...rest } = spec;
+  const { resources, regions, payload, command, args, shell, ...rest } = spec;
+  const run = spec.kind === 'process' ? { command, args, shell } : { [KIND_PAYLOAD_FIELD[spec.kind]]: payload ?? {} };
   return {
     ...rest,
+    ...run,
     ...(regions.length === 0 ? {} : { regions }), // [] means "any", which the input form spells by leaving regions out
     resources: {
       cpu: formatCpu(resources.cpuMillis),

@@ -5,9 +5,10 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Clock } from '../../kernel/index.ts';
 import type { AttemptUsage, LeasedAttempt } from '../../jobs/index.ts';
-import { gangEnv, jobArgv } from '../../jobs/index.ts';
+import { BUILTIN_PAYLOAD_FILE, gangEnv, jobArgv } from '../../jobs/index.ts';
 
 export interface ProcessResult {
   readonly exitCode: number | null;
@@ -32,6 +33,9 @@ export interface RunningProcess {
   stop(reason: string): void;
   readonly pid: number | undefined;
 }
+
+/** The `strata` CLI of this installation (src/ and dist/ sit at the same depth below the root). */
+const STRATA_BIN = fileURLToPath(new URL('../../../bin/strata.js', import.meta.url));
 
 /** Variables from the agent's own environment that a job may see; nothing else leaks through. */
 const PASS_THROUGH = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
@@ -93,7 +97,12 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
   }
   Object.assign(env, spec.env, attempt.secretEnv);
 
-  const argv = jobArgv(spec);
+  let argv = jobArgv(spec);
+  if (spec.kind !== 'process') {
+    // A built-in kind: this Strata's own CLI runs the engine (`strata job-exec <kind> payload.json`).
+    writeFileSync(join(dir, BUILTIN_PAYLOAD_FILE), JSON.stringify(spec.payload ?? {}), { mode: 0o600 });
+    argv = [process.execPath, STRATA_BIN, ...argv.slice(1)];
+  }
   const started = opts.clock.now();
   let stopReason: string | null = null;
   let killTimer: NodeJS.Timeout | undefined;
