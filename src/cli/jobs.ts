@@ -2,7 +2,7 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { StrataClient } from '../sdk/index.ts';
 import { seg } from '../sdk/index.ts';
@@ -44,7 +44,8 @@ export function registerJobs(program: Command): void {
       }
       // Validate locally first (field-path errors before any request); the server checks again,
       // including which environment variables the caller may set.
-      const body = jobSpecToInput(parseJobSpec(text, { allowDangerousEnv: true }));
+      const specDir = dirname(resolve(opts.file));
+      const body = jobSpecToInput(parseJobSpec(text, { allowDangerousEnv: true, readFile: (p) => readFileSync(resolve(specDir, p), 'utf8') }));
       const job = await client.post<JobInfo>(`/api/v1/projects/${seg(opts.project)}/jobs`, body);
       if (opts.wait !== true) {
         if (out.json) return out.record(job);

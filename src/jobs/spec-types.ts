@@ -128,6 +128,8 @@ export interface JobSpec {
 
 /** Options of `parseJobSpec` / `normaliseJobSpec`. */
 export interface JobSpecOptions {
+  /** Reads `files[].fromFile` (the CLI passes a reader relative to the spec file); without it, fromFile is refused. */
+  readonly readFile?: (path: string) => string;
   /**
    * Validators of built-in kinds' payloads (the engines' own parsers, passed in by the server so
    * jobs need not import the engines). A kind without one is accepted as an object and checked

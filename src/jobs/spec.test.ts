@@ -217,7 +217,7 @@ test("every field's bad input names the exact field path and what is allowed", (
     [{ files: [{ path: 'a', content: '', executable: 'yes' }] }, 'files[0].executable', /true or false/],
     [{ files: [{ path: 'a', content: '' }, { path: './a', content: '' }] }, 'files[1].path', /"a" is listed twice/],
     [{ files: [{ path: 'a', content: '' }, { path: 'a/b', content: '' }] }, 'files[1].path', /cannot both be files/],
-    [{ files: ['a'] }, 'files[0]', /expected a mapping with fields path, content, executable/],
+    [{ files: ['a'] }, 'files[0]', /expected a mapping with fields path, content, fromFile, executable/],
     [{ env: ['A=1'] }, 'env', /expected a mapping of variable names to text/],
     [{ env: { '1A': 'x' } }, 'env["1A"]', /not a valid variable name/],
     [{ env: { 'A-B': 'x' } }, 'env["A-B"]', /not a valid variable name/],
@@ -543,4 +543,19 @@ test('built-in kinds: the payload goes in its own field, command is implied, val
     throw new Error('OpenQASM line 1, column 1: expected a statement');
   };
   expectProblem(() => normaliseJobSpec({ name: 'x', kind: 'quantum-circuit', quantum: { qasm: 'nonsense' } }, { kindValidators: { 'quantum-circuit': refuse } }), 'quantum', /OpenQASM line 1, column 1/);
+});
+
+test('files[].fromFile is read by the submitting client; the server refuses it', () => {
+  const spec = { name: 'x', command: ['node', 'driver.mjs'], files: [{ path: 'driver.mjs', fromFile: 'local/driver.mjs' }] };
+  const read: string[] = [];
+  const s = normaliseJobSpec(spec, { readFile: (p) => (read.push(p), 'console.log(1)\n') });
+  assert.deepEqual(read, ['local/driver.mjs']);
+  assert.deepEqual(s.files, [{ path: 'driver.mjs', content: 'console.log(1)\n', executable: false }]);
+  refusedAt({ files: [{ path: 'a', fromFile: 'a' }] }, 'files[0].fromFile', /read by `strata run -f`/);
+  refusedAt({ files: [{ path: 'a', fromFile: 'a', content: 'x' }] }, 'files[0].fromFile', /not both/, { readFile: () => '' });
+  refusedAt({ files: [{ path: 'a', fromFile: 'missing' }] }, 'files[0].fromFile', /cannot read "missing": ENOENT/, {
+    readFile: () => {
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    },
+  });
 });

@@ -101,7 +101,7 @@ const TOP_FIELDS = [
 const RESOURCE_FIELDS = ['cpu', 'memory', 'accelerators'] as const;
 const ACCELERATOR_FIELDS = ['kind', 'count', 'flavors', 'qubits', 'neurons'] as const;
 const BACKOFF_FIELDS = ['initialSeconds', 'maxSeconds'] as const;
-const FILE_FIELDS = ['path', 'content', 'executable'] as const;
+const FILE_FIELDS = ['path', 'content', 'fromFile', 'executable'] as const;
 const SECRET_FIELDS = ['name', 'env'] as const;
 
 const NAME_HINT = "use 1–63 lower-case letters, digits, '-', '_' or '.', starting and ending with a letter or digit, without '..'";
@@ -122,6 +122,7 @@ const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 interface Ctx {
   readonly p: Problems;
   readonly allowDangerousEnv: boolean;
+  readonly readFile?: (path: string) => string;
 }
 
 /** A mapping with only `allowed` keys; unknown keys are problems with a suggestion. */
@@ -277,7 +278,22 @@ function filesOf(ctx: Ctx, v: unknown): InlineFile[] {
     const f = mapping(ctx, item, at, FILE_FIELDS);
     if (f === undefined) return;
     const path = f['path'] === undefined ? (ctx.p.add(`${at}.path`, 'is required'), undefined) : relPath(ctx, f['path'], `${at}.path`);
-    const content = f['content'] === undefined ? (ctx.p.add(`${at}.content`, 'is required (text; use "" for an empty file)'), undefined) : text(ctx, f['content'], `${at}.content`, JOB_SPEC_LIMITS.fileContentBytes);
+    let content: string | undefined;
+    if (f['fromFile'] !== undefined) {
+      // A local file next to the spec, read by the client (`strata run -f`) before submitting.
+      if (f['content'] !== undefined) ctx.p.add(`${at}.fromFile`, 'give content or fromFile, not both');
+      else if (typeof f['fromFile'] !== 'string' || f['fromFile'] === '') ctx.p.add(`${at}.fromFile`, `expected the path of a local file; got ${show(f['fromFile'])}`);
+      else if (ctx.readFile === undefined) ctx.p.add(`${at}.fromFile`, 'is read by `strata run -f` on the submitting machine; send content instead');
+      else {
+        try {
+          content = text(ctx, ctx.readFile(f['fromFile']), `${at}.fromFile`, JOB_SPEC_LIMITS.fileContentBytes);
+        } catch (e) {
+          ctx.p.add(`${at}.fromFile`, `cannot read ${show(f['fromFile'])}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      }
+    } else {
+      content = f['content'] === undefined ? (ctx.p.add(`${at}.content`, 'is required (text; use "" for an empty file)'), undefined) : text(ctx, f['content'], `${at}.content`, JOB_SPEC_LIMITS.fileContentBytes);
+    }
     const executable = bool(ctx, f['executable'], `${at}.executable`, false);
     if (path === undefined || content === undefined) return;
     total += bytes(content);
@@ -513,7 +529,7 @@ function deepFreeze<T>(v: T): T {
  * `opts.format` is ignored here.
  */
 export function normaliseJobSpec(value: unknown, opts: JobSpecOptions = {}): JobSpec {
-  const ctx: Ctx = { p: new Problems(), allowDangerousEnv: opts.allowDangerousEnv === true };
+  const ctx: Ctx = { p: new Problems(), allowDangerousEnv: opts.allowDangerousEnv === true, ...(opts.readFile === undefined ? {} : { readFile: opts.readFile }) };
   const s = mapping(ctx, value, '', TOP_FIELDS);
   if (s === undefined) {
     throw badRequest('spec: expected a mapping (object) with at least name and command, e.g. {name: hello, command: [echo, hi]}', { field: 'spec', problems: [{ field: 'spec', message: `got ${show(value)}` }] });
