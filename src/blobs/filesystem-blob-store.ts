@@ -366,18 +366,31 @@ async function receive(
   let syncing: Promise<void> | undefined;
   let finished = false;
 
-  let removeAbortListener = (): void => undefined;
-  const aborted =
-    signal === undefined
-      ? undefined
-      : new Promise<never>((_, reject) => {
-          // Web semantics: an aborted operation rejects with the signal's reason, whatever it is.
+  // Each wait for the next chunk races the signal with a listener of its own, removed as soon as
+  // the chunk arrives. (Racing every chunk against one long-lived abort promise would leave a
+  // reaction per chunk on that promise, each holding its chunk: the whole upload in memory.)
+  const nextStep = (next: Promise<IteratorResult<Uint8Array>>): Promise<IteratorResult<Uint8Array>> => {
+    if (signal === undefined) return next;
+    // Web semantics: an aborted operation rejects with the signal's reason, whatever it is.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      next.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
           // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-          const onAbort = (): void => reject(signal.reason);
-          signal.addEventListener('abort', onAbort, { once: true });
-          removeAbortListener = () => signal.removeEventListener('abort', onAbort);
-        });
-  aborted?.catch(() => undefined);
+          reject(e);
+        },
+      );
+    });
+  };
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
@@ -407,7 +420,7 @@ async function receive(
       const next = it.next();
       let step: IteratorResult<Uint8Array>;
       try {
-        step = aborted === undefined ? await next : await Promise.race([next, aborted]);
+        step = await nextStep(next);
       } catch (e) {
         next.catch(() => undefined);
         if (signal?.aborted === true && e === signal.reason) throw e;
@@ -429,7 +442,6 @@ async function receive(
     if (syncing !== undefined) await syncing;
     return size;
   } finally {
-    removeAbortListener();
     if (!finished) {
       // Stop the source the way `for await` does on early exit (destroys a Readable). Not awaited:
       // a stalled async generator cannot run its `return` until its pending `next` settles.
