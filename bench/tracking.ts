@@ -6,15 +6,21 @@
 //   runs/search      `metrics.acc > 0.5 ORDER BY metrics.acc DESC`, 100 results: p50 ~3 s over 10,000 runs → < 50 ms over 100,000
 //   runs/get         ~400 req/s → ≥ 10,000 req/s
 //   10,000 runs      (create + one small log-batch each) 132 s → < 5 s
+//   artifacts        upload and download of a 1 GB file through MLflow's artifact proxy on loopback → ≥ 500 MB/s
+//                    each, with flat memory (the server's peak RSS is reported; --quick: 256 MiB)
 //
 //   npm run bench -- tracking [--quick] [--json]
+//   STRATA_BENCH_TRACKING_ONLY=artifacts npm run bench -- tracking   (only the artifact figure)
 //
 // Every log-batch carries new steps, so every metric is a new row; afterwards the metric rows in
 // the database are counted and must equal 2xx responses × batch size (RECONCILED). The search
 // corpus is written straight into the database file (as the tracking tables store it) before the
 // search is measured, so seeding 100,000 runs takes seconds instead of minutes.
 import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { once } from 'node:events';
 import BetterSqlite3 from 'better-sqlite3';
 import type { LoadResult, LoadSpec } from './support/load.ts';
 import { describeMachine, machine, strataBuild } from './support/machine.ts';
@@ -22,14 +28,14 @@ import { benchFlags, fix, humanWriter, int, repoRoot, runChild } from './support
 import { startStrataServer } from './support/strata-server.ts';
 
 const ANCHOR = { logBatch10: 1800, logBatch1000: 19_700, searchP50Ms: 3000, getPerSecond: 400, create10kSeconds: 132 } as const;
-const TARGET = { logBatch10: 35_000, logBatch1000: 400_000, searchP50Ms: 50, getPerSecond: 10_000, create10kSeconds: 5 } as const;
+const TARGET = { logBatch10: 35_000, logBatch1000: 400_000, searchP50Ms: 50, getPerSecond: 10_000, create10kSeconds: 5, artifactMBps: 500 } as const;
 const API = '/api/2.0/mlflow';
 const PROJECT_HEADER = 'x-strata-project';
 
 // ---- worker mode: this file as the load-generating child -------------------------------------
 
 interface WorkerSpec {
-  readonly mode: 'log-batch' | 'create-runs';
+  readonly mode: 'log-batch' | 'create-runs' | 'artifact-upload' | 'artifact-download';
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly connections: number;
@@ -40,6 +46,46 @@ interface WorkerSpec {
   readonly runIds?: readonly string[];
   readonly experimentId?: string;
   readonly runs?: number;
+  /** artifact-*: URL path of the file on the proxy, and its size. */
+  readonly artifactPath?: string;
+  readonly bytes?: number;
+}
+
+const ARTIFACT_CHUNK = 2 ** 20;
+
+/** Chunk `i` of the benchmark file: a fixed random block with the chunk number in its first bytes (so no two chunks are equal). */
+function artifactChunk(block: Buffer, i: number, size: number): Buffer {
+  const n = Math.min(ARTIFACT_CHUNK, size - i * ARTIFACT_CHUNK);
+  const c = Buffer.allocUnsafe(n);
+  block.copy(c, 0, 0, n);
+  c.writeUInt32BE(i, 0);
+  return c;
+}
+
+/** One HTTP exchange on loopback, the request body written with backpressure; counts the response bytes. */
+function exchange(url: string, method: string, path: string, headers: Record<string, string>, body?: Iterable<Buffer>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
+      let bytes = 0;
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (text.length < 2000) text += c.toString('utf8', 0, Math.min(c.length, 2000));
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body === undefined) {
+      req.end();
+      return;
+    }
+    void (async () => {
+      for (const c of body) if (!req.write(c)) await once(req, 'drain');
+      req.end();
+    })().catch(reject);
+  });
 }
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<LoadResult>;
@@ -56,6 +102,36 @@ function logBatchBody(runId: string, n: number, batch: number, now: number): str
 }
 
 async function worker(spec: WorkerSpec): Promise<void> {
+  if (spec.mode === 'artifact-upload' || spec.mode === 'artifact-download') {
+    const size = spec.bytes ?? 0;
+    const path = spec.artifactPath ?? '';
+    const block = randomBytes(ARTIFACT_CHUNK); // the content does not matter; every run of the benchmark uploads new bytes
+    const chunks = Math.ceil(size / ARTIFACT_CHUNK);
+    if (spec.mode === 'artifact-upload') {
+      // The digest of what will be sent, computed before the clock starts.
+      const hash = createHash('sha256');
+      for (let i = 0; i < chunks; i += 1) hash.update(artifactChunk(block, i, size));
+      const expected = `sha256:${hash.digest('hex')}`;
+      const body = function* (): Generator<Buffer> {
+        for (let i = 0; i < chunks; i += 1) yield artifactChunk(block, i, size);
+      };
+      const t0 = process.hrtime.bigint();
+      // With Content-Length, as the MLflow client (requests, with the open file) sends it.
+      const r = await exchange(spec.url, 'PUT', path, { ...spec.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) }, body());
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r.status !== 200) throw new Error(`upload answered ${r.status}: ${r.text}`);
+      // A Range read of one byte shows the stored digest (ETag) without reading the file again.
+      const head = await exchange(spec.url, 'GET', path, { ...spec.headers, range: 'bytes=0-0' });
+      process.stdout.write(`${JSON.stringify({ seconds, bytes: size, expected, stored: String(head.headers['etag'] ?? '').replaceAll('"', '') })}\n`);
+      return;
+    }
+    const t0 = process.hrtime.bigint();
+    const r = await exchange(spec.url, 'GET', path, spec.headers);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 200) throw new Error(`download answered ${r.status}`);
+    process.stdout.write(`${JSON.stringify({ seconds, bytes: r.bytes })}\n`);
+    return;
+  }
   if (spec.mode === 'log-batch') {
     const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
     const runIds = spec.runIds ?? [];
@@ -120,8 +196,103 @@ async function worker(spec: WorkerSpec): Promise<void> {
 const workerSpec = process.env['STRATA_BENCH_TRACKING_WORKER'];
 if (workerSpec !== undefined) {
   await worker(JSON.parse(workerSpec) as WorkerSpec);
+} else if (process.env['STRATA_BENCH_TRACKING_ONLY'] === 'artifacts') {
+  const flags = benchFlags();
+  const say = humanWriter(flags);
+  const m = machine();
+  say(`tracking benchmark, artifacts only${flags.quick ? ' (--quick)' : ''}`);
+  say(describeMachine(m));
+  const a = await artifactBench(flags.quick, say);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ benchmark: 'tracking', only: 'artifacts', quick: flags.quick, machine: m, strataBuild: strataBuild(repoRoot), anchors: { targets: { artifactMBps: TARGET.artifactMBps } }, artifacts: a, ok: a.ok })}\n`);
+  process.exitCode = a.ok ? 0 : 1;
 } else {
   await main();
+}
+
+// ---- artifacts: 1 GB up and down through the MLflow artifact proxy ------------------------------
+
+/** Resident and peak resident memory of a process, from /proc (bytes); undefined off Linux. */
+function rssOf(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN') * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resets a process's peak RSS (Linux `clear_refs` 5); false when not permitted (then sampling alone is used). */
+function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface ArtifactPhase {
+  readonly mbPerSecond: number;
+  readonly seconds: number;
+  readonly bytes: number;
+  /** The server's RSS just before, and its peak during, the transfer (bytes). */
+  readonly serverRssBefore: number;
+  readonly serverPeakRss: number;
+}
+
+/** Uploads then downloads one file of `size` bytes through a fresh server's artifact proxy, from a second process, watching the server's memory. */
+async function artifactBench(quick: boolean, say: (line: string) => void): Promise<{ size: number; upload: ArtifactPhase; download: ArtifactPhase; verified: boolean; ok: boolean }> {
+  const size = quick ? 256 * 2 ** 20 : 2 ** 30;
+  const server = await startStrataServer({ localAgent: false, prefix: 'strata-bench-artifacts-' });
+  try {
+    const pid = server.child.pid;
+    if (pid === undefined) throw new Error('the server has no pid');
+    const headers = { authorization: `Bearer ${server.token}`, [PROJECT_HEADER]: 'default' };
+    const post = async <T>(path: string, body: unknown): Promise<T> => {
+      const res = await fetch(`${server.url}${API}/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    const exp = (await post<{ experiment_id: string }>('experiments/create', { name: 'bench-artifacts' })).experiment_id;
+    const uri = (await post<{ run: { info: { artifact_uri: string } } }>('runs/create', { experiment_id: exp })).run.info.artifact_uri;
+    // As the MLflow client resolves mlflow-artifacts:/<exp>/<run>/artifacts against the tracking URI.
+    const artifactPath = `/api/2.0/mlflow-artifacts/artifacts/${uri.slice('mlflow-artifacts:/'.length)}/model/weights.bin`;
+
+    const phase = async <T extends { seconds: number; bytes: number }>(mode: 'artifact-upload' | 'artifact-download'): Promise<{ result: T; phase: ArtifactPhase }> => {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = rssOf(pid)?.rss ?? Number.NaN;
+      const canReset = resetPeak(pid);
+      let sampled = before;
+      const timer = setInterval(() => {
+        sampled = Math.max(sampled, rssOf(pid)?.rss ?? 0);
+      }, 20);
+      try {
+        const result = await runWorker<T>({ mode, url: server.url, headers, connections: 1, artifactPath, bytes: size });
+        const peak = Math.max(sampled, canReset ? (rssOf(pid)?.hwm ?? 0) : 0);
+        return { result, phase: { mbPerSecond: result.bytes / 1e6 / result.seconds, seconds: result.seconds, bytes: result.bytes, serverRssBefore: before, serverPeakRss: peak } };
+      } finally {
+        clearInterval(timer);
+      }
+    };
+    const up = await phase<{ seconds: number; bytes: number; expected: string; stored: string }>('artifact-upload');
+    const down = await phase<{ seconds: number; bytes: number }>('artifact-download');
+    const verified = up.result.expected === up.result.stored && down.result.bytes === size;
+    const mib = (b: number): string => `${fix(b / 2 ** 20, 0)} MiB`;
+    const line = (what: string, p: ArtifactPhase): void => {
+      say(`artifacts: ${what} of a ${mib(size)} file through the MLflow artifact proxy (loopback, from a second process): ${int(p.mbPerSecond)} MB/s (${fix(p.seconds, 2)} s); server RSS ${mib(p.serverRssBefore)} before, peak ${mib(p.serverPeakRss)} (+${mib(p.serverPeakRss - p.serverRssBefore)})`);
+      say(`    target ≥ ${TARGET.artifactMBps} MB/s: measured/target ${fix(p.mbPerSecond / TARGET.artifactMBps)} — ${p.mbPerSecond >= TARGET.artifactMBps ? 'MET' : 'MISSED'}`);
+    };
+    line('upload (PUT, hashed and fsynced into the content-addressed store)', up.phase);
+    line('download (GET)', down.phase);
+    say(`    stored digest ${verified ? 'VERIFIED (ETag = SHA-256 of the bytes sent; download length matches)' : `MISMATCH (sent ${up.result.expected}, stored ${up.result.stored}, downloaded ${down.result.bytes} bytes)`}`);
+    // Flat memory: a transfer that buffered the file would raise the server's RSS by about its size.
+    const flat = [up.phase, down.phase].every((p) => p.serverPeakRss - p.serverRssBefore < Math.min(size / 4, 128 * 2 ** 20));
+    if (!flat) say('FAILED: the server\'s memory grew with the file size');
+    return { size, upload: up.phase, download: down.phase, verified, ok: verified && flat };
+  } finally {
+    await server.stop();
+  }
 }
 
 // ---- the benchmark ------------------------------------------------------------------------------
@@ -193,6 +364,7 @@ async function main(): Promise<void> {
   say('');
 
   const server = await startStrataServer({ localAgent: false, prefix: 'strata-bench-tracking-' });
+  let stopped = false;
   try {
     const headers = { authorization: `Bearer ${server.token}`, [PROJECT_HEADER]: 'default' };
     const post = async <T>(path: string, body: unknown): Promise<T> => {
@@ -275,8 +447,12 @@ async function main(): Promise<void> {
     say(`create ${int(created.runs)} runs (runs/create + runs/log-batch each, ${CONNECTIONS} clients): ${fix(created.seconds, 2)} s (${int(created.runs / created.seconds)} runs/s, failed ${created.failed}); per 10,000 runs ${fix(per10k, 2)} s; audit log grew ${int(auditAfter - auditBefore)} (one run.create each)`);
     say(`    ${ratio(per10k, TARGET.create10kSeconds, true).replace('target < 5', 'target < 5 s')};   vs MLflow ${ANCHOR.create10kSeconds} s: ${fix(ANCHOR.create10kSeconds / per10k, 1)}× faster`);
 
-    const clean = lb10.reconciled && lb1000.reconciled && searchCorrect && created.failed === 0 && auditAfter - auditBefore === created.runs && [lb10, lb1000].every((x) => x.non2xx === 0 && x.errors === 0) && gets.non2xx === 0 && search.non2xx === 0;
-    if (!clean) say('FAILED: non-2xx responses, unreconciled metric rows, wrong search results or an audit count that does not match the runs created');
+    await server.stop();
+    stopped = true;
+    const art = await artifactBench(flags.quick, say);
+
+    const clean = art.ok && lb10.reconciled && lb1000.reconciled && searchCorrect && created.failed === 0 && auditAfter - auditBefore === created.runs && [lb10, lb1000].every((x) => x.non2xx === 0 && x.errors === 0) && gets.non2xx === 0 && search.non2xx === 0;
+    if (!clean) say('FAILED: non-2xx responses, unreconciled metric rows, wrong search results, an audit count that does not match the runs created, or an artifact transfer that was not verified or not flat');
     if (flags.json) {
       process.stdout.write(
         `${JSON.stringify({
@@ -291,12 +467,13 @@ async function main(): Promise<void> {
           runsGet: { requestsPerSecond: gets['2xx'] / gets.duration, latencyMs: gets.latency, non2xx: gets.non2xx },
           runsSearch: { runs: SEARCH_RUNS, latencyMs: search.latency, correct: searchCorrect, seedSeconds },
           createRuns: { ...created, per10kSeconds: per10k, auditGrew: auditAfter - auditBefore },
+          artifacts: art,
           ok: clean,
         })}\n`,
       );
     }
     process.exitCode = clean ? 0 : 1;
   } finally {
-    await server.stop();
+    if (!stopped) await server.stop();
   }
 }

@@ -61,8 +61,9 @@ export interface RouteSpec<S extends RouteSchemas = RouteSchemas, R extends Reso
   /**
    * The body is raw bytes (`Content-Type: application/octet-stream`), streamed to the handler as
    * `bodyStream` without buffering or a size limit of the HTTP layer: the handler enforces its own.
+   * `'any'`: the same, whatever the Content-Type (MLflow's artifact PUT sends the file's guessed type).
    */
-  readonly streamBody?: true;
+  readonly streamBody?: true | 'any';
   /** Returns the JSON body (or a string for text responses). */
   readonly handler: (ctx: RouteContext<S, R>) => Promise<unknown>;
 }

@@ -81,6 +81,12 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
     // Platform close stops the local agent and wakes every long-poll before the HTTP server closes,
     // so connections still open then are keep-alive leftovers: close them rather than wait them out.
     forceCloseConnections: true,
+    // Refusals before routing (a URL that does not percent-decode, such as '%2%0952e' or an overlong
+    // '%c0%af') answer in the same shapes as every other error.
+    frameworkErrors: (e, req, reply) => {
+      if (isMlflowPath(req.url)) void handleMlflowError(e, req, reply);
+      else void (reply as unknown as FastifyReply).status(e.statusCode ?? 400).send(errorBody('bad_request', e.message));
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },
@@ -158,9 +164,9 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
     return deps.access.authenticate(token);
   };
 
-  const register = (spec: RouteSpec): void => {
+  const register = (spec: RouteSpec, scope: FastifyInstance = fastify): void => {
     const isPublic = 'public' in spec.authz;
-    fastify.route({
+    scope.route({
       method: spec.method,
       url: spec.url,
       config: { strataAuthz: isPublic ? 'public' : (spec.authz as { action: string }).action },
@@ -281,7 +287,21 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
       handler: () => Promise.resolve(fastify.swagger()),
     },
   ];
-  for (const spec of [...builtin, ...deps.routes]) register(spec);
+  for (const spec of [...builtin, ...deps.routes]) if (spec.streamBody !== 'any') register(spec);
+  // Routes taking raw bytes of any media type live in a scope of their own whose one parser leaves
+  // every body unread for the handler, so they neither buffer a JSON-typed file nor widen what the
+  // other routes accept (the MLflow Content-Type rule stays as it is there).
+  const anyBody = deps.routes.filter((spec) => spec.streamBody === 'any');
+  if (anyBody.length > 0) {
+    await fastify.register((scope, _opts, ready) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_req, _payload, done) => {
+        done(null, undefined);
+      });
+      for (const spec of anyBody) register(spec, scope);
+      ready();
+    });
+  }
   await fastify.ready();
   return { fastify, metrics, registered };
 }

@@ -14,8 +14,10 @@ import type { ComputeConfig } from '../compute/index.ts';
 import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, startControllers } from '../jobs/index.ts';
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
-import { TrackingService, trackingRoutes } from '../tracking/index.ts';
-import { mlflowRoutes } from './mlflow/index.ts';
+import { RunArtifacts, TrackingService, artifactRoutes, trackingRoutes } from '../tracking/index.ts';
+import { mlflowArtifactRoutes, mlflowRegistryRoutes, mlflowRoutes } from './mlflow/index.ts';
+import { RegistryService, registryRoutes, runArtifactSources } from '../registry/index.ts';
+import type { ModelSourceResolver } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
 import { buildApp } from './app.ts';
 import { attemptRuns } from './job-runs.ts';
@@ -38,6 +40,8 @@ export interface PlatformConfig {
   /** Run the placement and lease-rescue loops (default true). */
   readonly controllers?: boolean;
   readonly leaseSeconds?: number;
+  /** Where model version sources (runs:/…, mlflow-artifacts:/…) are looked up; default: the run artifact trees. */
+  readonly resolveModelSource?: ModelSourceResolver;
 }
 
 export interface Platform {
@@ -48,6 +52,10 @@ export interface Platform {
   readonly secrets: SecretsService;
   readonly jobs: JobService;
   readonly tracking: TrackingService;
+  /** The model registry. */
+  readonly registry: RegistryService;
+  /** Run artifact trees (MLflow artifact proxy and the Strata API). */
+  readonly runArtifacts: RunArtifacts;
   readonly compute: ComputeConfig;
   readonly app: StrataApp;
   /** Set on the first start only: the platform-admin token, to show once. */
@@ -83,8 +91,11 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const audit = new AuditLog(store, clock, paths.checkpoints, signingKey);
     const access = new AccessService(store, audit, ids, clock);
     const secrets = new SecretsService(store, audit, clock, keyring, source);
-    const artifacts = new JobArtifacts(store, audit, clock, projectBlobStores(paths.blobs, clock));
+    const blobsFor = projectBlobStores(paths.blobs, clock);
+    const artifacts = new JobArtifacts(store, audit, clock, blobsFor);
     const tracking = new TrackingService(store, audit, clock);
+    const runArtifacts = new RunArtifacts(store, audit, clock, blobsFor);
+    const registry = new RegistryService({ store, audit, clock, tracking, blobsFor, resolveSource: config.resolveModelSource ?? runArtifactSources(store) });
     const sideLog = config.logger === undefined || config.logger === false ? undefined : config.logger;
     const jobs = new JobService(store, audit, secrets, compute, ids, clock, {
       artifacts,
@@ -102,7 +113,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
@@ -122,6 +133,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       secrets,
       jobs,
       tracking,
+      registry,
+      runArtifacts,
       compute,
       app,
       bootstrapToken: boot?.token ?? null,

@@ -7,6 +7,7 @@ import { registerAccess } from './access.ts';
 import { registerAudit } from './audit.ts';
 import { registerJobExec } from './job-exec.ts';
 import { registerJobs } from './jobs.ts';
+import { registerModels } from './models.ts';
 import { registerQuantum } from './quantum.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerSim } from './sim.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerJobs(program);
   registerSecrets(program);
   registerAudit(program);
+  registerModels(program);
   registerQuantum(program);
   registerSim(program);
   registerSpiking(program);

@@ -253,7 +253,109 @@ export interface JobArtifactsTable {
   created_at: string;
 }
 
+/** A run's artifact tree: (run, normalised path) → content digest in the project's blob store. */
+export interface RunArtifactsTable {
+  run_id: string;
+  /** Normalised relative path (blobs/artifact-path.ts); directories are implied. */
+  path: string;
+  project_id: string;
+  /** `sha256:<hex>` in the project's blob store. */
+  digest: string;
+  size: number;
+  /** Epoch milliseconds (tracking's time unit). */
+  created_at: number;
+}
+
+// ---- registry (migration 0006) ----
+
+export interface RegisteredModelsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  /** The number the next version gets; never decreases, so numbers are not reused after a delete. */
+  next_version: number;
+  creation_time: number; // epoch ms
+  last_updated_time: number;
+  created_by: string;
+}
+
+export interface RegisteredModelTagsTable {
+  model_id: string;
+  key: string;
+  value: string;
+}
+
+export interface ModelVersionsTable {
+  model_id: string;
+  version: number;
+  project_id: string;
+  description: string;
+  source: string;
+  run_id: string | null;
+  run_link: string;
+  status: string; // READY | PENDING_REGISTRATION | FAILED_REGISTRATION
+  status_message: string;
+  stage: string; // None | Staging | Production | Archived
+  creation_time: number;
+  last_updated_time: number;
+  user_id: string;
+  manifest_digest: string; // sha256:<hex> of the canonical JSON of the sorted file list
+  file_count: number;
+  total_size: number;
+  signature: string | null; // JSON {inputs, outputs, params}
+  logged_model_id: string | null;
+  provenance: string; // canonical JSON of the provenance record
+  provenance_seq: number; // audit seq of the entry that records it
+}
+
+export interface ModelVersionFilesTable {
+  model_id: string;
+  version: number;
+  path: string;
+  digest: string;
+  size: number;
+}
+
+export interface ModelVersionTagsTable {
+  model_id: string;
+  version: number;
+  key: string;
+  value: string;
+}
+
+export interface ModelAliasesTable {
+  model_id: string;
+  alias: string;
+  version: number;
+}
+
+export interface ModelCardsTable {
+  model_id: string;
+  version: number;
+  card: string; // JSON
+  updated_time: number;
+  updated_by: string;
+}
+
+export interface PromotionGatesTable {
+  project_id: string;
+  alias: string;
+  policy: string; // JSON {requireModelCard, metrics}
+  updated_time: number;
+  updated_by: string;
+}
+
 export interface Database {
+  registered_models: RegisteredModelsTable;
+  registered_model_tags: RegisteredModelTagsTable;
+  model_versions: ModelVersionsTable;
+  model_version_files: ModelVersionFilesTable;
+  model_version_tags: ModelVersionTagsTable;
+  model_aliases: ModelAliasesTable;
+  model_cards: ModelCardsTable;
+  promotion_gates: PromotionGatesTable;
+  run_artifacts: RunArtifactsTable;
   experiments: ExperimentsTable;
   experiment_tags: ExperimentTagsTable;
   runs: RunsTable;

@@ -7,3 +7,9 @@ export { parseRunFilter, parseExperimentFilter, parseRunOrderBy, parseExperiment
 export type { RunClause, ExperimentClause, RunOrderKey, OrderTerm, FilterError, ParseResult } from './search-filter.ts';
 export { TRACKING_ACTIONS, trackingRoutes } from './routes.ts';
 export type { TrackingRoutesDeps } from './routes.ts';
+export { RunArtifacts, RUN_ARTIFACT_LIMITS, mayWriteRun } from './run-artifacts.ts';
+export type { RunArtifactFile, RunArtifactUpload, RunArtifactPage, OpenedRunArtifact, RunArtifactRoot } from './run-artifacts.ts';
+export { artifactRoutes, listingJson, DIGEST_HEADER } from './artifact-routes.ts';
+export type { ArtifactRoutesDeps } from './artifact-routes.ts';
+export { parseRangeHeader, serveRunArtifact, attachmentDisposition } from './artifact-http.ts';
+export type { ArtifactResponse } from './artifact-http.ts';

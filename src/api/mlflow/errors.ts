@@ -72,9 +72,16 @@ export function mlflowErrorBody(code: MlflowErrorCode, message: string): MlflowE
   return { error_code: code, message, error: { code: TO_STRATA[code], message } };
 }
 
-/** The paths this front end serves (both the API and the UI's ajax prefix). */
+/** The paths this front end serves (both the API and the UI's ajax prefix, the artifact proxy, the UI's get-artifact). */
 export function isMlflowPath(url: string): boolean {
-  return url.startsWith('/api/2.0/mlflow/') || url.startsWith('/ajax-api/2.0/mlflow/');
+  return (
+    url.startsWith('/api/2.0/mlflow/') ||
+    url.startsWith('/ajax-api/2.0/mlflow/') ||
+    url.startsWith('/api/2.0/mlflow-artifacts/') ||
+    url.startsWith('/ajax-api/2.0/mlflow-artifacts/') ||
+    url === '/get-artifact' ||
+    url.startsWith('/get-artifact?')
+  );
 }
 
 const send = (reply: FastifyReply, code: MlflowErrorCode, message: string): FastifyReply => reply.status(MLFLOW_STATUS[code]).send(mlflowErrorBody(code, message));
@@ -86,6 +93,8 @@ export function handleMlflowError(e: FastifyError | Error, req: FastifyRequest, 
     const code = FROM_STRATA[e.code];
     const message =
       e.code === 'unauthenticated' ? `${e.message}. MLflow clients: set MLFLOW_TRACKING_TOKEN to a Strata token (or MLFLOW_TRACKING_PASSWORD to it, with any MLFLOW_TRACKING_USERNAME).` : e.message;
+    // A byte range outside a downloaded artifact keeps HTTP's 416 (the handler set Content-Range).
+    if (e.code === 'range_not_satisfiable') return reply.status(416).send(mlflowErrorBody(code, message));
     return send(reply, code, message);
   }
   const fe = e as FastifyError;

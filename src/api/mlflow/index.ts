@@ -4,3 +4,7 @@ export { mlflowRoutes, PROJECT_HEADER, MLFLOW_PREFIXES } from './routes.ts';
 export type { MlflowRoutesDeps } from './routes.ts';
 export { handleMlflowError, mlflowNotFound, isMlflowPath, basicAuthToken, mlflowErrorBody, MLFLOW_STATUS } from './errors.ts';
 export type { MlflowErrorCode, MlflowErrorBody } from './errors.ts';
+export { mlflowArtifactRoutes, proxyTarget, MLFLOW_ARTIFACT_PREFIXES, GET_ARTIFACT_PATH } from './artifacts.ts';
+export type { MlflowArtifactRoutesDeps, ProxyTarget } from './artifacts.ts';
+export { mlflowRegistryRoutes, modelVersionJson, registeredModelJson } from './registry.ts';
+export type { MlflowRegistryRoutesDeps } from './registry.ts';
