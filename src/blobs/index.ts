@@ -44,3 +44,4 @@ export {
   artifactScopePrefix,
   listArtifactDirectory,
 } from './artifact-tree.ts';
+export { attachmentDisposition, parseRangeHeader } from './http-range.ts';

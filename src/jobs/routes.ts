@@ -2,9 +2,10 @@
 import { Type } from '@sinclair/typebox';
 import type { AccessService, Resource, RouteSpec } from '../access/index.ts';
 import { defineRoute, projectOfResource } from '../access/index.ts';
-import { NAME_PATTERN, StrataError, badRequest, notFound } from '../kernel/index.ts';
+import { NAME_PATTERN, badRequest, notFound } from '../kernel/index.ts';
 import type { JobService } from './job-service.ts';
 import type { JobArtifacts } from './artifacts.ts';
+import { attachmentDisposition, parseRangeHeader } from '../blobs/index.ts';
 import { ARTIFACT_KINDS, JOB_STATES } from './model.ts';
 import type { NodeInfo } from './model.ts';
 import { normaliseJobSpec } from './spec.ts';
@@ -34,24 +35,6 @@ function leaseTokenOf(headers: Readonly<Record<string, string | string[] | undef
   const t = headers[LEASE_HEADER];
   if (typeof t !== 'string' || t.length === 0 || t.length > 100) throw badRequest(`send the attempt's lease token in the ${LEASE_HEADER} header`, { field: LEASE_HEADER });
   return t;
-}
-
-/** `bytes=a-b`, `bytes=a-` or `bytes=-n` → [start, end); undefined without a Range header. */
-function parseRange(header: string | string[] | undefined, size: number): { start: number; end: number } | undefined {
-  if (typeof header !== 'string') return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (m === null || (m[1] === '' && m[2] === '')) throw new StrataError('range_not_satisfiable', `Range must be one byte range such as "bytes=0-1023" (got ${JSON.stringify(header.slice(0, 100))})`, { details: { size } });
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    start = Math.max(0, size - Number(m[2]));
-    end = size;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
-  }
-  if (!(start < end) || start >= size) throw new StrataError('range_not_satisfiable', `the range ${header} is outside the file's ${size} bytes`, { details: { size } });
-  return { start, end };
 }
 
 export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutesDeps): RouteSpec[] {
@@ -160,9 +143,11 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
         await jobs.get(p, params.job);
         const head = await artifacts.open(p.id, params.job, params.kind, params['*'], query.attempt, { start: 0, end: 0 });
         head.stream.destroy();
-        const range = parseRange(headers['range'], head.size);
+        const range = parseRangeHeader(headers['range'], head.size);
         const file = await artifacts.open(p.id, params.job, params.kind, params['*'], head.attempt, range ?? {});
         header('content-type', 'application/octet-stream');
+        header('x-content-type-options', 'nosniff');
+        header('content-disposition', attachmentDisposition(params['*']));
         header('accept-ranges', 'bytes');
         header('etag', `"${file.digest}"`);
         header('x-strata-attempt', String(file.attempt));

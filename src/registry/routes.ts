@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import type { AccessService, Action, Resource, RouteSpec } from '../access/index.ts';
 import { defineRoute } from '../access/index.ts';
-import { attachmentDisposition } from '../tracking/index.ts';
+import { attachmentDisposition } from '../blobs/index.ts';
 import type { ProjectId } from '../kernel/index.ts';
 import { NAME_PATTERN, badRequest } from '../kernel/index.ts';
 import type { ModelCard, ModelVersion, PromotionGate, RegisteredModel, Tag } from './model.ts';

@@ -11,5 +11,5 @@ export { RunArtifacts, RUN_ARTIFACT_LIMITS, mayWriteRun } from './run-artifacts.
 export type { RunArtifactFile, RunArtifactUpload, RunArtifactPage, OpenedRunArtifact, RunArtifactRoot } from './run-artifacts.ts';
 export { artifactRoutes, listingJson, DIGEST_HEADER } from './artifact-routes.ts';
 export type { ArtifactRoutesDeps } from './artifact-routes.ts';
-export { parseRangeHeader, serveRunArtifact, attachmentDisposition } from './artifact-http.ts';
+export { serveRunArtifact } from './artifact-http.ts';
 export type { ArtifactResponse } from './artifact-http.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isStrataError } from '../kernel/index.ts';
-import { attachmentDisposition, parseRangeHeader } from './artifact-http.ts';
+import { attachmentDisposition, parseRangeHeader } from './index.ts';
 
 const refused = (header: string, size: number): void => {
   assert.throws(
