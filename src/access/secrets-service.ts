@@ -4,8 +4,8 @@
 // reach logs, error bodies or audit entries: the audit records names and versions only.
 import type { Clock } from '../kernel/index.ts';
 import { StrataError, badRequest, conflict, notFound, parseName } from '../kernel/index.ts';
-import type { Store } from '../store/index.ts';
-import { isUniqueViolation } from '../store/index.ts';
+import type { PrecompiledQuery, Store } from '../store/index.ts';
+import { isUniqueViolation, precompile } from '../store/index.ts';
 import type { Actor, Project } from './access-service.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { Keyring, KeyringSource } from './secrets/index.ts';
@@ -30,13 +30,24 @@ export interface SecretInfo {
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
 
 export class SecretsService {
+  /** The two statements of every write, compiled once (the write path is hot: see bench/api.ts). */
+  private readonly currentVersion: PrecompiledQuery<'project' | 'name', { v: number | string | null }>;
+  private readonly insertVersion: PrecompiledQuery<'project_id' | 'name' | 'version' | 'ciphertext' | 'wrapped_key' | 'kek_version' | 'created_at' | 'created_by', unknown>;
+
   constructor(
     private readonly store: Store,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     private keyring: Keyring,
     private readonly keyringSource: KeyringSource,
-  ) {}
+  ) {
+    this.currentVersion = precompile(store.db, ['project', 'name'] as const, (db, p) =>
+      db.selectFrom('secrets').select((eb) => eb.fn.max('version').as('v')).where('project_id', '=', p.project).where('name', '=', p.name),
+    );
+    this.insertVersion = precompile(store.db, ['project_id', 'name', 'version', 'ciphertext', 'wrapped_key', 'kek_version', 'created_at', 'created_by'] as const, (db, p) =>
+      db.insertInto('secrets').values({ ...p, destroyed_at: null }),
+    );
+  }
 
   get keyVersion(): number {
     return this.keyring.current;
@@ -53,12 +64,7 @@ export class SecretsService {
     if (bytes.length > MAX_SECRET_BYTES) throw badRequest(`the value is ${bytes.length} bytes; secrets hold at most ${MAX_SECRET_BYTES} bytes`, { field: 'value' });
     try {
       return await this.store.transaction(async (tx) => {
-        const cur = await tx
-          .selectFrom('secrets')
-          .select((eb) => eb.fn.max('version').as('v'))
-          .where('project_id', '=', project.id)
-          .where('name', '=', name)
-          .executeTakeFirst();
+        const cur = (await this.currentVersion(tx, { project: project.id, name })).rows[0];
         const current = cur?.v === null || cur?.v === undefined ? 0 : Number(cur.v);
         if (expectedVersion !== undefined && expectedVersion !== current) {
           throw conflict(`secret '${name}' is at version ${current}, not ${expectedVersion}: read it again and retry with the current version`, { currentVersion: current });
@@ -66,10 +72,7 @@ export class SecretsService {
         const version = current + 1;
         const sealed = seal(this.keyring, bytes, { project: project.id, name, version });
         const createdAt = new Date(this.clock.now()).toISOString();
-        await tx
-          .insertInto('secrets')
-          .values({ project_id: project.id, name, version, ciphertext: sealed.ciphertext, wrapped_key: sealed.wrappedKey, kek_version: sealed.kekVersion, created_at: createdAt, created_by: actorId(actor), destroyed_at: null })
-          .execute();
+        await this.insertVersion(tx, { project_id: project.id, name, version, ciphertext: sealed.ciphertext, wrapped_key: sealed.wrappedKey, kek_version: sealed.kekVersion, created_at: createdAt, created_by: actorId(actor) });
         await this.audit.append(tx, {
           actor: actorId(actor),
           requestId: actor.requestId,

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Transaction } from 'kysely';
 import { StrataError } from '../kernel/index.ts';
 import type { Database } from './schema.ts';
@@ -114,6 +114,10 @@ interface PendingTx {
 
 type TxOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
+const SAVEPOINT = CompiledQuery.raw('savepoint strata_group');
+const RELEASE = CompiledQuery.raw('release strata_group');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to strata_group');
+
 /** Most transactions folded into one commit. */
 const MAX_GROUP = 64;
 
@@ -168,15 +172,15 @@ class GroupCommit {
         try {
           await this.db.transaction().execute(async (tx) => {
             for (const p of group) {
-              await sql`savepoint strata_group`.execute(tx);
+              await tx.executeQuery(SAVEPOINT);
               try {
                 const value = await p.fn(tx);
-                await sql`release strata_group`.execute(tx);
+                await tx.executeQuery(RELEASE);
                 outcomes.push({ ok: true, value });
               } catch (error) {
                 this.rollbacks += 1;
-                await sql`rollback to strata_group`.execute(tx);
-                await sql`release strata_group`.execute(tx);
+                await tx.executeQuery(ROLLBACK_TO);
+                await tx.executeQuery(RELEASE);
                 outcomes.push({ ok: false, error });
               }
             }

@@ -60,14 +60,16 @@ const DEK_BYTES = AES256_KEY_BYTES;
 export function seal(keyring: Keyring, plaintext: Uint8Array, context: SecretContext): SealedValue {
   checkContext(context);
   const kekVersion = keyring.current;
-  const dek = randomBytes(DEK_BYTES);
+  // One draw from the CSPRNG for the data key and both IVs (three small draws cost more than one).
+  const random = randomBytes(DEK_BYTES + 2 * GCM_IV_BYTES);
+  const dek = random.subarray(0, DEK_BYTES);
   try {
-    const iv = randomBytes(GCM_IV_BYTES);
+    const iv = random.subarray(DEK_BYTES, DEK_BYTES + GCM_IV_BYTES);
     const value = gcmEncrypt(dek, iv, plaintext, valueAad(context));
     const ciphertext = [FORMAT, b64(iv), b64(value.tag), b64(value.ciphertext)].join(':');
-    return { wrappedKey: wrapDek(keyring, kekVersion, dek, context), ciphertext, kekVersion };
+    return { wrappedKey: wrapDek(keyring, kekVersion, dek, context, random.subarray(DEK_BYTES + GCM_IV_BYTES)), ciphertext, kekVersion };
   } finally {
-    dek.fill(0);
+    random.fill(0);
   }
 }
 
@@ -125,10 +127,10 @@ function retired(kekVersion: number, min: number): StrataError {
   );
 }
 
-function wrapDek(keyring: Keyring, kekVersion: number, dek: Buffer, context: SecretContext): string {
+function wrapDek(keyring: Keyring, kekVersion: number, dek: Buffer, context: SecretContext, freshIv?: Buffer): string {
   const kek = keyring.key(kekVersion);
   try {
-    const iv = randomBytes(GCM_IV_BYTES);
+    const iv = freshIv ?? randomBytes(GCM_IV_BYTES);
     const wrapped = gcmEncrypt(kek, iv, dek, wrapAad(context, kekVersion));
     return [FORMAT, String(kekVersion), b64(iv), b64(wrapped.tag), b64(wrapped.ciphertext)].join(':');
   } finally {
