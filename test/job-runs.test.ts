@@ -66,9 +66,19 @@ for (const kind of databaseKinds) {
       }
 
       // The run: tagged with the job, the process's own metric and param, system metrics, closed.
-      const runs = await tp.call('POST', '/api/2.0/mlflow/runs/search', { body: { experiment_ids: ['0'], filter: `tags.\`strata.job_id\` = '${id}'` }, headers: { 'x-strata-project': 'default' } });
-      assert.equal(runs.status, 200, runs.text);
-      const found = (runs.body as { runs?: { info: Json; data: { metrics?: Json[]; params?: Json[]; tags?: Json[] } }[] }).runs ?? [];
+      // (The run is closed just after the job's completion commits: wait for it.)
+      type Found = { info: Json; data: { metrics?: Json[]; params?: Json[]; tags?: Json[] } }[];
+      let found: Found = [];
+      let text = '';
+      for (let i = 0; i < 100; i++) {
+        const runs = await tp.call('POST', '/api/2.0/mlflow/runs/search', { body: { experiment_ids: ['0'], filter: `tags.\`strata.job_id\` = '${id}'` }, headers: { 'x-strata-project': 'default' } });
+        assert.equal(runs.status, 200, runs.text);
+        text = runs.text;
+        found = (runs.body as { runs?: Found }).runs ?? [];
+        if (found[0]?.info['status'] === 'FINISHED') break;
+        await sleep(50);
+      }
+      const runs = { text };
       assert.equal(found.length, 1, runs.text);
       const run = found[0] as { info: Json; data: { metrics?: Json[]; params?: Json[]; tags?: Json[] } };
       assert.equal(run.info['status'], 'FINISHED');

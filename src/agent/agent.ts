@@ -131,9 +131,9 @@ export class Agent {
     const flushTimer = setInterval(() => void flush(), 100);
     const hb = setInterval(() => {
       this.o.client
-        .post<{ cancel: boolean }>(`${base}/heartbeat`, { leaseToken: token })
+        .post<{ cancel: boolean; reason?: string }>(`${base}/heartbeat`, { leaseToken: token })
         .then((r) => {
-          if (r.cancel) stopProc('cancelled by user');
+          if (r.cancel) stopProc(r.reason ?? 'cancelled by user');
         })
         .catch((e: unknown) => {
           if (isLeaseLost(e)) markLost('heartbeat refused');

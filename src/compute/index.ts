@@ -10,6 +10,6 @@ export {
   POOL_KINDS,
   CAPACITY_TYPES,
 } from './regions.ts';
-export type { Region, Pool, ComputeConfig, RegionRole, PoolKind, CapacityType, CarbonSignalSpec, ParseComputeConfigOptions } from './regions.ts';
+export type { Region, Pool, ComputeConfig, RegionRole, PoolKind, CapacityType, CarbonSignalSpec, ParseComputeConfigOptions, QuotaAmount, FlavorQuotaSpec, TeamQuota } from './regions.ts';
 export { ConstantCarbonSignal, CsvCarbonSignal, createCarbonSignal, integrateEmissions } from './carbon.ts';
 export type { CarbonSignal, EnergySample, CarbonReplay, CsvCarbonOptions } from './carbon.ts';

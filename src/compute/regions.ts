@@ -59,10 +59,36 @@ export interface Pool {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** An amount of the resources quotas are written in. */
+export interface QuotaAmount {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+  readonly devices: number;
+}
+
+/** A team's quota for one resource flavor (`nvidia-h100`, `spot:nvidia-t4`, `cpu`, ...). */
+export interface FlavorQuotaSpec {
+  readonly nominal: QuotaAmount;
+  /** How far above nominal the team may borrow its cohort's unused quota; absent = no limit. */
+  readonly borrowingLimit?: QuotaAmount;
+  /** How much of nominal others may borrow while unused; absent = all of it. */
+  readonly lendingLimit?: QuotaAmount;
+}
+
+/** Quota, cohort and fair-share weight of one team (by name). Teams without an entry are not limited. */
+export interface TeamQuota {
+  readonly team: string;
+  readonly cohort?: string;
+  readonly weight: number;
+  readonly flavors: Readonly<Record<string, FlavorQuotaSpec>>;
+}
+
 /** Regions and pools, validated: names unique, every pool in a known region. */
 export interface ComputeConfig {
   readonly regions: readonly Region[];
   readonly pools: readonly Pool[];
+  /** Team quotas (section `quotas`); default none: every team may use every flavor without limit. */
+  readonly quotas?: readonly TeamQuota[];
 }
 
 /**
@@ -210,7 +236,7 @@ class Validator {
 
   config(doc: unknown): ComputeConfig {
     if (doc === null || doc === undefined) this.fail('regions', 'the file is empty: list at least one region');
-    const o = this.object(doc, '', ['regions', 'pools']);
+    const o = this.object(doc, '', ['regions', 'pools', 'quotas']);
     if (o['regions'] === undefined) this.fail('regions', 'required: list at least one region');
     const regions = this.list(o['regions'], 'regions').map((r, i) => this.region(r, `regions[${i}]`));
     if (regions.length === 0) this.fail('regions', 'list at least one region');
@@ -226,7 +252,49 @@ class Validator {
       poolNames.add(p.name);
       if (!regionNames.has(p.region)) this.fail(`pools[${i}].region`, `unknown region '${p.region}'; regions: ${[...regionNames].join(', ')}`);
     });
-    return { regions, pools };
+    if (o['quotas'] === undefined) return { regions, pools };
+    const quotas = this.list(o['quotas'], 'quotas').map((q, i) => this.quota(q, `quotas[${i}]`));
+    const teams = new Set<string>();
+    quotas.forEach((q, i) => {
+      if (teams.has(q.team)) this.fail(`quotas[${i}].team`, `team '${q.team}' has two entries; merge them`);
+      teams.add(q.team);
+    });
+    return { regions, pools, quotas };
+  }
+
+  private amount(v: unknown, field: string): QuotaAmount {
+    const o = this.object(v, field, ['cpu', 'memoryGiB', 'devices']);
+    return {
+      cpuMillis: o['cpu'] === undefined ? 0 : Math.round(this.number(o['cpu'], `${field}.cpu`, 0, 'a number of cores ≥ 0') * 1000),
+      memoryBytes: o['memoryGiB'] === undefined ? 0 : Math.round(this.number(o['memoryGiB'], `${field}.memoryGiB`, 0, 'a number of GiB ≥ 0') * 2 ** 30),
+      devices: o['devices'] === undefined ? 0 : this.number(o['devices'], `${field}.devices`, 0, 'a whole number of devices ≥ 0'),
+    };
+  }
+
+  private quota(v: unknown, field: string): TeamQuota {
+    const o = this.object(v, field, ['team', 'cohort', 'weight', 'flavors']);
+    const team = this.name(o['team'], `${field}.team`);
+    const flavorsRaw = o['flavors'];
+    if (typeof flavorsRaw !== 'object' || flavorsRaw === null || Array.isArray(flavorsRaw)) this.fail(`${field}.flavors`, 'must map flavors (e.g. nvidia-h100, spot:nvidia-t4, cpu) to {nominal, borrowingLimit?, lendingLimit?}');
+    const flavors: Record<string, FlavorQuotaSpec> = {};
+    for (const [flavor, spec] of Object.entries(flavorsRaw as Obj)) {
+      const at = `${field}.flavors.${flavor}`;
+      const plain = flavor.startsWith('spot:') ? flavor.slice(5) : flavor;
+      if (!isValidName(plain)) this.fail(at, 'is not a flavor name (a pool flavor, optionally prefixed with spot:)');
+      const q = this.object(spec, at, ['nominal', 'borrowingLimit', 'lendingLimit']);
+      if (q['nominal'] === undefined) this.fail(`${at}.nominal`, 'required: {cpu, memoryGiB, devices}');
+      flavors[flavor] = {
+        nominal: this.amount(q['nominal'], `${at}.nominal`),
+        ...(q['borrowingLimit'] === undefined ? {} : { borrowingLimit: this.amount(q['borrowingLimit'], `${at}.borrowingLimit`) }),
+        ...(q['lendingLimit'] === undefined ? {} : { lendingLimit: this.amount(q['lendingLimit'], `${at}.lendingLimit`) }),
+      };
+    }
+    return {
+      team,
+      ...(o['cohort'] === undefined ? {} : { cohort: this.name(o['cohort'], `${field}.cohort`) }),
+      weight: o['weight'] === undefined ? 1 : this.number(o['weight'], `${field}.weight`, Number.MIN_VALUE, 'a number > 0'),
+      flavors,
+    };
   }
 
   private region(v: unknown, field: string): Region {

@@ -12,8 +12,9 @@ import type { CarbonSignal, ComputeConfig, EnergySample } from '../compute/index
 import { createCarbonSignal, integrateEmissions } from '../compute/index.ts';
 import type { AttemptId, Clock, IdGenerator, JobId, NodeId, PrincipalId } from '../kernel/index.ts';
 import { StrataError, badRequest, notFound } from '../kernel/index.ts';
-import { firstFit, nodeMatches } from '../scheduler/index.ts';
-import type { JobView, NodeView } from '../scheduler/index.ts';
+import { nodeMatches } from '../scheduler/index.ts';
+import { buildEngine, describeReason } from './policy.ts';
+import type { JobView } from '../scheduler/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import type { AttemptInfo, AttemptRuns, AttemptTracking, AttemptUsage, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
 import { PRIORITY_VALUE, isTerminal } from './model.ts';
@@ -38,6 +39,9 @@ export interface JobServiceOptions {
 }
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
+/** jobs.cancel_requested: 1 = the user cancelled; 2 = the scheduler preempted it (it requeues). */
+const CANCEL_REQUESTED = 1;
+const PREEMPT_REQUESTED = 2;
 const SYSTEM: Actor = { principal: null, requestId: null };
 const MAX_LOG_CHUNK = 256 * 1024;
 
@@ -102,7 +106,7 @@ export class JobService {
     to: JobState,
     reason: string,
     actor: Actor,
-    patch: Partial<Pick<JobRow, 'node_id' | 'attempts' | 'next_run_at' | 'exit_code' | 'cancel_requested'>> = {},
+    patch: Partial<Pick<JobRow, 'node_id' | 'attempts' | 'max_attempts' | 'next_run_at' | 'exit_code' | 'cancel_requested'>> = {},
     /** When given, the job must be on exactly this attempt number. */
     onAttempt?: number,
   ): Promise<boolean> {
@@ -237,7 +241,7 @@ export class JobService {
     await this.store.transaction(async (tx) => {
       const done = await this.transition(tx, id, project.id, ['queued', 'admitted', 'placed', 'preempted'], 'cancelled', 'cancelled by user', actor);
       if (!done) {
-        await tx.updateTable('jobs').set({ cancel_requested: 1, updated_at: this.iso() }).where('id', '=', id).where('state', '=', 'running').execute();
+        await tx.updateTable('jobs').set({ cancel_requested: CANCEL_REQUESTED, updated_at: this.iso() }).where('id', '=', id).where('state', '=', 'running').execute();
         await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.cancel-requested', resource: `project/${project.id}/job/${id}`, project: project.id, details: { job: id } });
       }
     });
@@ -292,45 +296,82 @@ export class JobService {
   // ---- placement --------------------------------------------------------------------------------
 
   /** One scheduling pass: places runnable queued jobs on ready nodes with room (first fit). */
+  /**
+   * One scheduling cycle through the hybrid scheduler's engine (scheduler/engine, built from the
+   * store by jobs/policy.ts): admits and places what fits by quota, fair share and priority;
+   * asks lower-priority running jobs to stop when a higher one needs their room (the preemptor
+   * starts on a later cycle, once they have); records each waiting job's current reason, and
+   * audits when it changes. Returns the number of jobs placed.
+   */
   async placementTick(): Promise<number> {
     const now = this.clock.now();
     const placements = await this.store.transaction(async (tx) => {
       await this.store.lock(tx, 'strata.scheduler');
-      const queued = await tx.selectFrom('jobs').select(['id', 'project_id', 'spec']).where('state', '=', 'queued').where('next_run_at', '<=', this.iso(now)).orderBy('priority', 'desc').orderBy('created_at').limit(500).execute();
+      const queued = await tx.selectFrom('jobs').select(['id', 'project_id', 'spec', 'created_at', 'reason']).where('state', '=', 'queued').where('next_run_at', '<=', this.iso(now)).orderBy('priority', 'desc').orderBy('created_at').limit(500).execute();
       if (queued.length === 0) return [];
       const fresh = this.iso(now - this.nodeTimeoutMs);
       const nodes = await tx.selectFrom('nodes').selectAll().where('state', '=', 'ready').where('heartbeat_at', '>=', fresh).execute();
-      if (nodes.length === 0) return [];
-      const busy = await tx.selectFrom('jobs').select(['node_id', 'spec']).where('state', 'in', ['placed', 'running']).where('node_id', 'is not', null).execute();
-      const used = new Map<string, { cpu: number; mem: number; dev: number }>();
-      for (const b of busy) {
-        const s = JSON.parse(b.spec) as JobSpec;
-        const u = used.get(b.node_id as string) ?? { cpu: 0, mem: 0, dev: 0 };
-        u.cpu += s.resources.cpuMillis;
-        u.mem += s.resources.memoryBytes;
-        u.dev += s.resources.accelerators?.count ?? 0;
-        used.set(b.node_id as string, u);
-      }
-      const regions = new Map(this.compute.regions.map((r) => [r.name, r]));
-      const pools = new Map(this.compute.pools.map((p) => [p.name, p]));
-      const views: NodeView[] = nodes.map((n) => {
-        const cap = JSON.parse(n.capacity) as NodeCapacity;
-        const u = used.get(n.id) ?? { cpu: 0, mem: 0, dev: 0 };
-        const pool = pools.get(n.pool);
-        return {
-          id: n.id, region: n.region, pool: n.pool, kind: pool?.kind ?? 'cpu', flavor: cap.flavor ?? pool?.flavor ?? 'generic', regionTags: regions.get(n.region)?.dataResidency ?? [],
-          free: { cpuMillis: cap.cpuMillis - u.cpu, memoryBytes: cap.memoryBytes - u.mem, devices: cap.devices - u.dev },
-        };
+      const active = await tx
+        .selectFrom('jobs')
+        .select(['id', 'project_id', 'spec', 'created_at', 'node_id', 'updated_at', 'state'])
+        .where('state', 'in', ['placed', 'running'])
+        .where('node_id', 'is not', null)
+        .execute();
+      const projects = [...new Set([...queued, ...active].map((j) => j.project_id))];
+      const teamRows = projects.length === 0 ? [] : await tx.selectFrom('projects').innerJoin('teams', 'teams.id', 'projects.team_id').select(['projects.id as project', 'teams.id as team', 'teams.name']).where('projects.id', 'in', projects).execute();
+      const teamOf = new Map(teamRows.map((t) => [t.project, t.team]));
+      const engine = buildEngine({
+        compute: this.compute,
+        clock: this.clock,
+        teams: new Map(teamRows.map((t) => [t.team, t.name])),
+        nodes: nodes.map((n) => ({ id: n.id, pool: n.pool, capacity: JSON.parse(n.capacity) as NodeCapacity, labels: JSON.parse(n.labels) as Record<string, string> })),
+        active: active.map((a) => ({ id: a.id, teamId: teamOf.get(a.project_id) ?? a.project_id, spec: JSON.parse(a.spec) as JobSpec, createdAt: a.created_at, nodeId: a.node_id as string, startedAt: Date.parse(a.updated_at) })),
+        pending: queued.map((q) => ({ id: q.id, teamId: teamOf.get(q.project_id) ?? q.project_id, spec: JSON.parse(q.spec) as JobSpec, createdAt: q.created_at })),
       });
-      const specs = new Map(queued.map((q) => [q.id, q]));
-      const decided = firstFit(queued.map((q) => toJobView(q.id, JSON.parse(q.spec) as JobSpec)), views);
-      for (const p of decided) {
-        const job = specs.get(p.jobId);
-        if (job === undefined) continue;
-        await this.transition(tx, p.jobId, job.project_id, ['queued'], 'admitted', 'admitted (no quotas yet)', SYSTEM);
-        await this.transition(tx, p.jobId, job.project_id, ['admitted'], 'placed', `placed on node ${p.nodeId} (first fit)`, SYSTEM, { node_id: p.nodeId });
+      const cycle = engine.schedule();
+      const byId = new Map(queued.map((q) => [q.id, q]));
+      const activeById = new Map(active.map((a) => [a.id, a]));
+      const placed: { jobId: string; nodeId: string }[] = [];
+      const admitted = new Set<string>();
+      for (const d of cycle.decisions) {
+        if (d.kind !== 'admit') continue;
+        const job = byId.get(d.jobId);
+        const target = d.assignments[0];
+        if (job === undefined || target === undefined) continue;
+        admitted.add(d.jobId);
+        if (d.preempted.length > 0) {
+          // Make room first: running victims are asked to stop (their checkpoint is kept and they
+          // requeue without spending an attempt); placed-but-unstarted ones go straight back.
+          for (const victim of d.preempted) {
+            const v = activeById.get(victim);
+            if (v === undefined) continue;
+            const why = `preempted by ${d.jobId} (priority ${(JSON.parse(job.spec) as JobSpec).priorityClass})`;
+            if (v.state === 'placed') await this.transition(tx, v.id, v.project_id, ['placed'], 'queued', `${why}; requeued`, SYSTEM, { node_id: null });
+            else {
+              const res = await tx.updateTable('jobs').set({ cancel_requested: PREEMPT_REQUESTED, updated_at: this.iso(now) }).where('id', '=', v.id).where('state', '=', 'running').where('cancel_requested', '=', 0).executeTakeFirst();
+              if (Number(res.numUpdatedRows) > 0) await this.audit.append(tx, { actor: 'system', requestId: null, action: 'job.preempt', resource: `project/${v.project_id}/job/${v.id}`, project: v.project_id, details: { by: d.jobId, reason: why } });
+            }
+          }
+          const reason = `admitted by preempting ${d.preempted.join(', ')}; starts once they have stopped`;
+          if (job.reason !== reason) await tx.updateTable('jobs').set({ reason, updated_at: this.iso(now) }).where('id', '=', job.id).where('state', '=', 'queued').execute();
+          continue;
+        }
+        const how = `flavor ${d.flavor} in pool ${d.pool}${d.borrowing ? ', borrowing cohort quota' : ''}${d.backfill ? ', backfill' : ''}`;
+        await this.transition(tx, d.jobId, job.project_id, ['queued'], 'admitted', `admitted: ${how}`, SYSTEM);
+        await this.transition(tx, d.jobId, job.project_id, ['admitted'], 'placed', `placed on node ${target.nodeId} (${how})`, SYSTEM, { node_id: target.nodeId });
+        placed.push({ jobId: d.jobId, nodeId: target.nodeId });
       }
-      return decided;
+      // Every job still waiting carries its current reason; a change of reason is audited.
+      for (const q of queued) {
+        if (admitted.has(q.id)) continue;
+        const st = engine.status(q.id as JobId);
+        if (st?.state !== 'pending') continue;
+        const reason = describeReason(st.reason);
+        if (q.reason === reason) continue;
+        await tx.updateTable('jobs').set({ reason, updated_at: this.iso(now) }).where('id', '=', q.id).where('state', '=', 'queued').execute();
+        await this.audit.append(tx, { actor: 'system', requestId: null, action: 'job.delayed', resource: `project/${q.project_id}/job/${q.id}`, project: q.project_id, details: { reason: st.reason.kind, text: reason } });
+      }
+      return placed;
     });
     for (const n of new Set(placements.map((p) => p.nodeId))) this.signals.emit(`node:${n}`);
     return placements.length;
@@ -486,7 +527,7 @@ export class JobService {
   }
 
   /** Extends the lease; says whether the job was asked to stop. A stale token changes nothing. */
-  async heartbeat(node: NodeInfo, attemptId: string, token: string): Promise<{ leaseExpiresAt: string; cancel: boolean }> {
+  async heartbeat(node: NodeInfo, attemptId: string, token: string): Promise<{ leaseExpiresAt: string; cancel: boolean; reason?: string }> {
     const now = this.clock.now();
     const expires = this.iso(now + this.leaseSeconds * 1000);
     const res = await this.store.db
@@ -500,7 +541,8 @@ export class JobService {
     if (Number(res.numUpdatedRows) === 0) await this.fenced(this.store.db, node, attemptId, token);
     await this.store.db.updateTable('nodes').set({ heartbeat_at: this.iso(now) }).where('id', '=', node.id).execute();
     const job = await this.store.db.selectFrom('attempts').innerJoin('jobs', 'jobs.id', 'attempts.job_id').select('jobs.cancel_requested').where('attempts.id', '=', attemptId).executeTakeFirstOrThrow();
-    return { leaseExpiresAt: expires, cancel: job.cancel_requested === 1 };
+    if (job.cancel_requested === PREEMPT_REQUESTED) return { leaseExpiresAt: expires, cancel: true, reason: 'preempted by higher-priority work (checkpoint kept, requeued)' };
+    return { leaseExpiresAt: expires, cancel: job.cancel_requested === CANCEL_REQUESTED };
   }
 
   /** Appends log chunks for a live attempt. A stale token writes nothing. */
@@ -553,9 +595,10 @@ export class JobService {
         throw leaseLost(attemptId, a.state);
       }
       const usage = this.withCarbon(node, job.id, a.number, result.usage);
-      const cancelled = job.cancel_requested === 1;
-      const ok = result.exitCode === 0 && !cancelled;
-      const attemptState = cancelled ? 'cancelled' : ok ? 'succeeded' : 'failed';
+      const cancelled = job.cancel_requested === CANCEL_REQUESTED;
+      const preempted = job.cancel_requested === PREEMPT_REQUESTED;
+      const ok = result.exitCode === 0 && !cancelled && !preempted;
+      const attemptState = cancelled ? 'cancelled' : preempted ? 'preempted' : ok ? 'succeeded' : 'failed';
       // The fence: only the live holder's UPDATE matches. On PostgreSQL a concurrent rescuer may have
       // marked the attempt lost after the read above; then this matches nothing and we stop here.
       const fenced = await tx
@@ -574,7 +617,14 @@ export class JobService {
       let reason: string;
       const patch: Partial<JobRow> = { exit_code: result.exitCode };
       if (cancelled) [to, reason] = ['cancelled', 'cancelled by user'];
-      else if (ok) [to, reason] = ['succeeded', `attempt ${a.number} exited 0`];
+      else if (preempted) {
+        // Preemption is not the job's failure: requeue at once, and give the attempt back.
+        [to, reason] = ['queued', `attempt ${a.number} preempted by higher-priority work; requeued (checkpoint kept)`];
+        patch.node_id = null;
+        patch.next_run_at = this.iso(now);
+        patch.max_attempts = job.max_attempts + 1;
+        patch.cancel_requested = 0;
+      } else if (ok) [to, reason] = ['succeeded', `attempt ${a.number} exited 0`];
       else if (job.attempts < job.max_attempts) {
         const delay = backoffSeconds(spec, job.attempts, this.jitter());
         [to, reason] = ['queued', `attempt ${a.number} failed (${result.reason}); retrying in ${delay.toFixed(1)} s`];
@@ -584,7 +634,7 @@ export class JobService {
       // The job must still be running this very attempt; otherwise roll everything back.
       const moved = await this.transition(tx, job.id, job.project_id, ['running'], to, reason, actor, patch, a.number);
       if (!moved) throw leaseLost(attemptId, 'superseded by a later attempt');
-      onEnded({ projectId: job.project_id, runId: a.run_id, status: cancelled ? 'KILLED' : ok ? 'FINISHED' : 'FAILED', usage });
+      onEnded({ projectId: job.project_id, runId: a.run_id, status: cancelled || preempted ? 'KILLED' : ok ? 'FINISHED' : 'FAILED', usage });
       return { jobState: to };
     });
   }
@@ -636,11 +686,12 @@ export class JobService {
         const res = await tx.updateTable('attempts').set({ state: 'lost', ended_at: this.iso(now), reason: 'lease expired' }).where('id', '=', a.id).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).executeTakeFirst();
         if (Number(res.numUpdatedRows) === 0) return false;
         const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
-        const retry = job.attempts < job.max_attempts && job.cancel_requested === 0;
+        const retry = job.cancel_requested === PREEMPT_REQUESTED || (job.attempts < job.max_attempts && job.cancel_requested === 0);
         return this.transition(
-          tx, job.id, job.project_id, ['running'], retry ? 'queued' : job.cancel_requested === 1 ? 'cancelled' : 'failed',
+          tx, job.id, job.project_id, ['running'], retry ? 'queued' : job.cancel_requested === CANCEL_REQUESTED ? 'cancelled' : 'failed',
           `attempt ${a.number} lost: its lease expired on node ${a.node_id}${retry ? '; running it again' : ''}`, SYSTEM,
-          { node_id: null, next_run_at: this.iso(now) },
+          // A preempted attempt whose holder vanished requeues without spending an attempt, like one that stopped.
+          job.cancel_requested === PREEMPT_REQUESTED ? { node_id: null, next_run_at: this.iso(now), cancel_requested: 0, max_attempts: job.max_attempts + 1 } : { node_id: null, next_run_at: this.iso(now) },
           a.number,
         );
       });

@@ -1,0 +1,173 @@
+// The job system's view of the hybrid scheduler (scheduler/engine): turns the compute config,
+// team quotas, live nodes and jobs from the store into the engine's pools, teams, nodes, running
+// and pending jobs for one placement cycle. The database stays the source of truth: the engine is
+// built from it every cycle, so a restarted server schedules exactly as the one before it.
+//
+// Flavors: a pool's flavor key is its flavor, or `spot:<flavor>` for spot capacity. A job with
+// accelerators accepts the flavors it lists, in order (every pool of its kind when it lists none),
+// then — if it is preemptible — their spot variants. CPU-only work accepts CPU pools first, then
+// any other pool (it uses none of their devices). Quotas come from the config's `quotas` section;
+// a team without an entry, or a flavor its entry does not list, is not limited.
+import type { ComputeConfig, Pool, TeamQuota } from '../compute/index.ts';
+import type { Clock, JobId, NodeId, TeamId } from '../kernel/index.ts';
+import { PRIORITY_CLASS_VALUES, SchedulerEngine } from '../scheduler/index.ts';
+import type { FlavorQuota, JobRequest, PendingReason, PoolSpec, ResourceVector, TeamSpec } from '../scheduler/index.ts';
+import type { NodeCapacity } from './model.ts';
+import type { JobSpec } from './spec-types.ts';
+
+const UNLIMITED = 1e15;
+const UNLIMITED_VECTOR: ResourceVector = { cpuMillis: UNLIMITED, memoryBytes: UNLIMITED, devices: UNLIMITED };
+
+/** The engine's flavor key of a pool. */
+export function flavorKey(pool: Pick<Pool, 'flavor' | 'capacityType'>): string {
+  return pool.capacityType === 'spot' ? `spot:${pool.flavor}` : pool.flavor;
+}
+
+/** Acceptable flavors of a job, in order of preference. */
+export function jobFlavors(spec: JobSpec, pools: readonly Pool[]): string[] {
+  const out: string[] = [];
+  const add = (k: string): void => {
+    if (!out.includes(k)) out.push(k);
+  };
+  const acc = spec.resources.accelerators;
+  if (acc === undefined) {
+    for (const p of pools) if (p.kind === 'cpu' && p.capacityType === 'on-demand') add(flavorKey(p));
+    for (const p of pools) if (p.capacityType === 'on-demand') add(flavorKey(p));
+    if (spec.preemptible) for (const p of pools) add(flavorKey(p));
+    return out;
+  }
+  const ofKind = pools.filter((p) => p.kind === acc.kind);
+  const wanted = acc.flavors.length > 0 ? acc.flavors : [...new Set(ofKind.map((p) => p.flavor))];
+  for (const f of wanted) if (ofKind.some((p) => p.flavor === f && p.capacityType === 'on-demand')) add(f);
+  if (spec.preemptible) for (const f of wanted) if (ofKind.some((p) => p.flavor === f && p.capacityType === 'spot')) add(`spot:${f}`);
+  return out;
+}
+
+/** One replica's resources. */
+export function perReplica(spec: JobSpec): ResourceVector {
+  return { cpuMillis: spec.resources.cpuMillis, memoryBytes: spec.resources.memoryBytes, devices: spec.resources.accelerators?.count ?? 0 };
+}
+
+export interface PolicyNode {
+  readonly id: string;
+  readonly pool: string;
+  readonly capacity: NodeCapacity;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface PolicyJob {
+  readonly id: string;
+  readonly teamId: string;
+  readonly spec: JobSpec;
+  readonly createdAt: string;
+}
+
+export interface ActiveJob extends PolicyJob {
+  readonly nodeId: string;
+  readonly startedAt: number;
+}
+
+function teamSpec(teamId: string, quota: TeamQuota | undefined, flavors: readonly string[]): TeamSpec {
+  const quotas: Record<string, FlavorQuota> = {};
+  for (const f of flavors) {
+    const q = quota?.flavors[f];
+    quotas[f] =
+      q === undefined
+        ? { nominal: UNLIMITED_VECTOR }
+        : { nominal: q.nominal, ...(q.borrowingLimit === undefined ? {} : { borrowingLimit: q.borrowingLimit }), ...(q.lendingLimit === undefined ? {} : { lendingLimit: q.lendingLimit }) };
+  }
+  return { id: teamId as TeamId, ...(quota?.cohort === undefined ? {} : { cohort: quota.cohort }), weight: quota?.weight ?? 1, quotas };
+}
+
+function request(j: PolicyJob, compute: ComputeConfig, priorityOverride?: number): JobRequest {
+  const s = j.spec;
+  return {
+    id: j.id as JobId,
+    team: j.teamId as TeamId,
+    priority: priorityOverride ?? PRIORITY_CLASS_VALUES[s.priorityClass],
+    preemptible: s.preemptible,
+    replicas: 1,
+    perReplica: perReplica(s),
+    flavors: jobFlavors(s, compute.pools),
+    ...(s.regions.length === 0 ? {} : { regions: s.regions }),
+    ...(s.dataResidency.length === 0 ? {} : { residency: s.dataResidency }),
+    ...(s.maxRuntimeSeconds === undefined ? {} : { maxRuntimeMs: s.maxRuntimeSeconds * 1000 }),
+    submittedAt: Date.parse(j.createdAt),
+  };
+}
+
+/**
+ * Builds the engine for one cycle. Running jobs whose node is not live (lost, or gone since) are
+ * left out: the lease rescuer deals with them, and their capacity is not there to account.
+ */
+export function buildEngine(input: {
+  readonly compute: ComputeConfig;
+  readonly clock: Clock;
+  /** team id → team name (for the config's quotas, which name teams). */
+  readonly teams: ReadonlyMap<string, string>;
+  readonly nodes: readonly PolicyNode[];
+  readonly active: readonly ActiveJob[];
+  readonly pending: readonly PolicyJob[];
+}): SchedulerEngine {
+  const { compute } = input;
+  const regions = new Map(compute.regions.map((r) => [r.name, r]));
+  const pools: PoolSpec[] = compute.pools.map((p) => ({
+    name: p.name,
+    region: p.region,
+    flavor: flavorKey(p),
+    capacityType: p.capacityType,
+    strategy: 'binpack',
+    residency: regions.get(p.region)?.dataResidency ?? [],
+  }));
+  const flavors = [...new Set(pools.map((p) => p.flavor))];
+  const quotaByTeam = new Map((compute.quotas ?? []).map((q) => [q.team, q]));
+  const teams = [...input.teams].map(([id, name]) => teamSpec(id, quotaByTeam.get(name), flavors));
+  const knownPools = new Set(pools.map((p) => p.name));
+  const nodes = input.nodes
+    .filter((n) => knownPools.has(n.pool))
+    .map((n) => ({
+      id: n.id as NodeId,
+      pool: n.pool,
+      ...(n.labels['block'] === undefined ? {} : { block: n.labels['block'] }),
+      ...(n.labels['rack'] === undefined ? {} : { rack: n.labels['rack'] }),
+      capacity: { cpuMillis: n.capacity.cpuMillis, memoryBytes: n.capacity.memoryBytes, devices: n.capacity.devices },
+    }));
+  const engine = new SchedulerEngine({ pools, nodes, teams }, { clock: input.clock, maxReservations: 0 });
+  const poolOf = new Map(nodes.map((n) => [n.id as string, n.pool]));
+  const poolFlavor = new Map(pools.map((p) => [p.name, p.flavor]));
+  for (const a of input.active) {
+    const pool = poolOf.get(a.nodeId);
+    if (pool === undefined) continue;
+    const flavor = poolFlavor.get(pool) as string;
+    // The job runs on this flavor whatever it would prefer now: restore it with that flavor accepted.
+    const req = request(a, compute);
+    engine.restoreRunning({ job: { ...req, flavors: req.flavors.includes(flavor) ? req.flavors : [...req.flavors, flavor] }, flavor, assignments: [{ nodeId: a.nodeId as NodeId, replicas: 1 }], startedAt: a.startedAt });
+  }
+  for (const p of input.pending) engine.submit(request(p, compute));
+  return engine;
+}
+
+/** A pending reason in one line, for `jobs describe` and the job's reason field. */
+export function describeReason(r: PendingReason): string {
+  const tried = (attempts: readonly { flavor: string; kind: string }[]): string => (attempts.length === 0 ? '' : ` (${attempts.map((a) => `${a.flavor}: ${a.kind}`).join('; ')})`);
+  switch (r.kind) {
+    case 'queued':
+      return 'queued: waiting for the next scheduling cycle';
+    case 'waiting-for-window':
+      return `waiting for its start window at ${new Date(r.until).toISOString()}`;
+    case 'over-quota':
+      return `over quota${tried(r.attempts)}`;
+    case 'no-capacity':
+      return `no capacity of any acceptable flavor${tried(r.attempts)}`;
+    case 'gang-incomplete':
+      return `gang incomplete: ${r.placeable} of ${r.replicas} replicas placeable${tried(r.attempts)}`;
+    case 'topology':
+      return `no ${r.level} can hold the whole gang${tried(r.attempts)}`;
+    case 'backfill-reservation':
+      return `capacity reserved for ${r.heldFor} until ${new Date(r.until).toISOString()}${tried(r.attempts)}`;
+    case 'reserved':
+      return `holds a reservation in pool ${r.pool}: expected to start at ${new Date(r.expectedStart).toISOString()}`;
+    case 'unschedulable':
+      return `no acceptable flavor could ever hold it${tried(r.attempts)}`;
+  }
+}
