@@ -55,6 +55,11 @@ describe('built-in job kinds (sqlite, real agent)', () => {
     assert.equal(result.kind, 'quantum-circuit');
     assert.ok(Math.abs((result.probabilities['00'] ?? 0) - 0.5) < 1e-12 && Math.abs((result.probabilities['11'] ?? 0) - 0.5) < 1e-12);
     assert.equal((result.counts['00'] ?? 0) + (result.counts['11'] ?? 0), 1000);
+    assert.match(logs, /stored result\.json as an artifact of run/);
+    const runId = /artifact of run ([0-9a-f]+)/.exec(logs)?.[1] ?? '';
+    const artifact = await tp.call('GET', `/api/2.0/mlflow/artifacts/list?run_id=${runId}`);
+    assert.equal(artifact.status, 200, artifact.text);
+    assert.match(artifact.text, /result\.json/);
     const metrics = await runMetrics(tp, id);
     assert.equal(metrics['quantum/qubits'], 2);
     assert.equal(metrics['quantum/shots'], 1000);

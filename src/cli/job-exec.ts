@@ -34,6 +34,22 @@ async function logMetrics(metrics: Readonly<Record<string, number>>): Promise<st
   return `logged ${list.length} metrics to run ${run}`;
 }
 
+/** Stores the result as an artifact of the attempt's run, through MLflow's artifact proxy. */
+async function uploadResult(text: string): Promise<string> {
+  const uri = process.env['MLFLOW_TRACKING_URI'];
+  const run = process.env['MLFLOW_RUN_ID'];
+  const experiment = process.env['MLFLOW_EXPERIMENT_ID'];
+  const token = process.env['MLFLOW_TRACKING_TOKEN'];
+  if (uri === undefined || run === undefined || experiment === undefined || token === undefined) return 'no tracking run: result not stored as a run artifact';
+  const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts/${encodeURIComponent(experiment)}/${encodeURIComponent(run)}/artifacts/${BUILTIN_RESULT_FILE}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: text,
+  });
+  if (!res.ok) return `storing ${BUILTIN_RESULT_FILE} in run ${run} failed: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`;
+  return `stored ${BUILTIN_RESULT_FILE} as an artifact of run ${run}`;
+}
+
 export function registerJobExec(program: Command): void {
   program
     .command('job-exec', { hidden: true })
@@ -66,7 +82,8 @@ export function registerJobExec(program: Command): void {
       } else {
         throw new Error(`unknown built-in kind '${kind}': use quantum-circuit or spiking-network`);
       }
-      writeFileSync(BUILTIN_RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`result written to ${BUILTIN_RESULT_FILE}; ${await logMetrics(metrics)}\n`);
+      const text = `${JSON.stringify(result, null, 2)}\n`;
+      writeFileSync(BUILTIN_RESULT_FILE, text);
+      process.stdout.write(`result written to ${BUILTIN_RESULT_FILE}; ${await logMetrics(metrics)}; ${await uploadResult(text)}\n`);
     });
 }
