@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.strata/**', 'coverage/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'dist/**', '.strata/**', 'coverage/**', 'bin/**', 'scripts/**', 'examples/**/*.mjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
