@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Actor, AuditLog, Project, SecretsService } from '../access/index.ts';
 import type { CarbonSignal, ComputeConfig, EnergySample } from '../compute/index.ts';
 import { createCarbonSignal, integrateEmissions } from '../compute/index.ts';
-import type { AttemptId, Clock, IdGenerator, JobId, NodeId, PrincipalId } from '../kernel/index.ts';
+import type { AttemptId, Clock, IdGenerator, JobId, NodeId, PrincipalId, TeamId } from '../kernel/index.ts';
 import { StrataError, badRequest, notFound } from '../kernel/index.ts';
 import { nodeMatches } from '../scheduler/index.ts';
 import { buildEngine, describeReason } from './policy.ts';
@@ -58,6 +58,8 @@ export class JobService {
   private readonly carbon: ReadonlyMap<string, CarbonSignal>;
   private readonly artifacts: JobArtifacts | undefined;
   private readonly runs: AttemptRuns | undefined;
+  /** Each team's decayed fair share after the last cycle: the next cycle's engine starts from it. */
+  private readonly fairShareHistory = new Map<string, { decayedShare: number; at: number }>();
   private readonly onError: (what: string, e: unknown) => void;
   /** Wakes long-polling agents when work is placed on their node, and waiters on job changes. */
   readonly signals = new EventEmitter();
@@ -324,11 +326,13 @@ export class JobService {
         compute: this.compute,
         clock: this.clock,
         teams: new Map(teamRows.map((t) => [t.team, t.name])),
+        history: this.fairShareHistory,
         nodes: nodes.map((n) => ({ id: n.id, pool: n.pool, capacity: JSON.parse(n.capacity) as NodeCapacity, labels: JSON.parse(n.labels) as Record<string, string> })),
         active: active.map((a) => ({ id: a.id, teamId: teamOf.get(a.project_id) ?? a.project_id, spec: JSON.parse(a.spec) as JobSpec, createdAt: a.created_at, nodeId: a.node_id as string, startedAt: Date.parse(a.updated_at) })),
         pending: queued.map((q) => ({ id: q.id, teamId: teamOf.get(q.project_id) ?? q.project_id, spec: JSON.parse(q.spec) as JobSpec, createdAt: q.created_at })),
       });
       const cycle = engine.schedule();
+      for (const t of teamRows) this.fairShareHistory.set(t.team, { decayedShare: engine.share(t.team as TeamId).decayed, at: now });
       const byId = new Map(queued.map((q) => [q.id, q]));
       const activeById = new Map(active.map((a) => [a.id, a]));
       const placed: { jobId: string; nodeId: string }[] = [];

@@ -1,7 +1,8 @@
 // The job system's view of the hybrid scheduler (scheduler/engine): turns the compute config,
 // team quotas, live nodes and jobs from the store into the engine's pools, teams, nodes, running
 // and pending jobs for one placement cycle. The database stays the source of truth: the engine is
-// built from it every cycle, so a restarted server schedules exactly as the one before it.
+// built from it every cycle, so a restarted server schedules as the one before it did (only the
+// teams' decayed fair-share history, carried from cycle to cycle in memory, starts afresh).
 //
 // Flavors: a pool's flavor key is its flavor, or `spot:<flavor>` for spot capacity. A job with
 // accelerators accepts the flavors it lists, in order (every pool of its kind when it lists none),
@@ -67,7 +68,7 @@ export interface ActiveJob extends PolicyJob {
   readonly startedAt: number;
 }
 
-function teamSpec(teamId: string, quota: TeamQuota | undefined, flavors: readonly string[]): TeamSpec {
+function teamSpec(teamId: string, quota: TeamQuota | undefined, flavors: readonly string[], history: { decayedShare: number; at: number } | undefined): TeamSpec {
   const quotas: Record<string, FlavorQuota> = {};
   for (const f of flavors) {
     const q = quota?.flavors[f];
@@ -76,7 +77,7 @@ function teamSpec(teamId: string, quota: TeamQuota | undefined, flavors: readonl
         ? { nominal: UNLIMITED_VECTOR }
         : { nominal: q.nominal, ...(q.borrowingLimit === undefined ? {} : { borrowingLimit: q.borrowingLimit }), ...(q.lendingLimit === undefined ? {} : { lendingLimit: q.lendingLimit }) };
   }
-  return { id: teamId as TeamId, ...(quota?.cohort === undefined ? {} : { cohort: quota.cohort }), weight: quota?.weight ?? 1, quotas };
+  return { id: teamId as TeamId, ...(quota?.cohort === undefined ? {} : { cohort: quota.cohort }), weight: quota?.weight ?? 1, quotas, ...(history === undefined ? {} : { history }) };
 }
 
 function request(j: PolicyJob, compute: ComputeConfig, priorityOverride?: number): JobRequest {
@@ -105,6 +106,8 @@ export function buildEngine(input: {
   readonly clock: Clock;
   /** team id → team name (for the config's quotas, which name teams). */
   readonly teams: ReadonlyMap<string, string>;
+  /** Decayed fair-share history per team id, carried from the previous cycle's engine. */
+  readonly history?: ReadonlyMap<string, { readonly decayedShare: number; readonly at: number }>;
   readonly nodes: readonly PolicyNode[];
   readonly active: readonly ActiveJob[];
   readonly pending: readonly PolicyJob[];
@@ -121,7 +124,7 @@ export function buildEngine(input: {
   }));
   const flavors = [...new Set(pools.map((p) => p.flavor))];
   const quotaByTeam = new Map((compute.quotas ?? []).map((q) => [q.team, q]));
-  const teams = [...input.teams].map(([id, name]) => teamSpec(id, quotaByTeam.get(name), flavors));
+  const teams = [...input.teams].map(([id, name]) => teamSpec(id, quotaByTeam.get(name), flavors, input.history?.get(id)));
   const knownPools = new Set(pools.map((p) => p.name));
   const nodes = input.nodes
     .filter((n) => knownPools.has(n.pool))

@@ -504,3 +504,24 @@ test('wake budgets retry a team’s parked jobs in queue order; a periodic full 
   clock.advance(60_000);
   assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [small.id], 'the periodic full retry admits the smaller job');
 });
+
+test('a rebuilt engine seeded with a team\'s decayed share orders teams as the long-lived one would', () => {
+  // Team a used the whole cohort an hour ago; the rebuilt engine only knows it from `history`.
+  const seeded = (history: { decayedShare: number; at: number } | undefined) => {
+    const teams = [
+      { ...team('a', { a100: q(0) }, { cohort: 'c' }), ...(history === undefined ? {} : { history }) },
+      team('b', { a100: q(0) }, { cohort: 'c' }),
+      team('owner', { a100: q(8) }, { cohort: 'c' }),
+    ];
+    const { e } = engine([pool('p', 'a100')], nodes('p', 1, 8), teams, { fairShare: { halfLifeMs: 3_600_000, historyWeight: 0.5 } });
+    for (let i = 0; i < 8; i++) e.submit(job('a', 1, { submittedAt: T0 }));
+    for (let i = 0; i < 8; i++) e.submit(job('b', 1, { submittedAt: T0 + 1 }));
+    e.schedule();
+    return { a: e.usage('a' as TeamId, 'a100').devices, b: e.usage('b' as TeamId, 'a100').devices, decayed: e.share('a' as TeamId).decayed };
+  };
+  const fresh = seeded(undefined);
+  const remembered = seeded({ decayedShare: 0.5, at: T0 });
+  assert.ok(remembered.b > remembered.a, `with history b gets more of the capacity (a ${remembered.a}, b ${remembered.b})`);
+  assert.ok(remembered.b > fresh.b, 'history changes the order compared with no history');
+  assert.throws(() => engine([pool('p', 'a100')], nodes('p', 1, 8), [{ ...team('x', { a100: q(1) }), history: { decayedShare: Number.NaN, at: T0 } }]), /history must be a finite share/);
+});

@@ -65,6 +65,11 @@ export interface TeamSpec {
   readonly weight?: number;
   /** Quota per flavor; a flavor not listed cannot be used by the team. */
   readonly quotas: Readonly<Record<string, FlavorQuota>>;
+  /**
+   * The team's time-decayed share as of `at` (from `SchedulerEngine.share(...).decayed` of an
+   * earlier engine): lets a caller that rebuilds the engine keep fair-share history. Default none.
+   */
+  readonly history?: { readonly decayedShare: number; readonly at: number };
 }
 
 /** Topology constraint of a gang: keep every replica within one rack or one block. */

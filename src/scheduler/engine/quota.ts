@@ -93,7 +93,11 @@ export class QuotaLedger {
     let t = this.teams.get(spec.id);
     const oldCohort = t?.cohort;
     if (t === undefined) {
-      t = { id: spec.id, index: this.teams.size, weight, cohort: spec.cohort, flavors: new Map(), share: 0, ema: 0, emaAt: now };
+      const h = spec.history;
+      if (h !== undefined && !(Number.isFinite(h.decayedShare) && h.decayedShare >= 0 && Number.isFinite(h.at) && h.at <= now)) {
+        throw badRequest(`team ${spec.id}: history must be a finite share ≥ 0 at a time not after now`, { team: spec.id });
+      }
+      t = { id: spec.id, index: this.teams.size, weight, cohort: spec.cohort, flavors: new Map(), share: 0, ema: h?.decayedShare ?? 0, emaAt: h?.at ?? now };
       this.teams.set(spec.id, t);
     } else {
       this.decay(t, now);
