@@ -68,7 +68,7 @@ test('JSON works as well as YAML; defaults fill optional fields', () => {
     }),
   );
   assert.deepEqual(c.regions[0], { name: 'r1', roles: ['inference'], carbon: { kind: 'constant', gCO2PerKWh: 475 }, pue: DEFAULT_PUE, priceMultiplier: 1, dataResidency: [] });
-  assert.deepEqual(c.pools[0], { name: 'p1', region: 'r1', kind: 'gpu', flavor: 'nvidia-t4', capacityType: 'on-demand', pricePerDeviceHour: 0, powerWattsPerDevice: 70, labels: {} });
+  assert.deepEqual(c.pools[0], { name: 'p1', region: 'r1', kind: 'gpu', flavor: 'nvidia-t4', capacityType: 'on-demand', pricePerDeviceHour: 0, powerWattsPerDevice: 70, labels: {}, placement: 'binpack' });
 });
 
 test('relative CSV paths resolve against baseDir; absolute ones and those without a baseDir stay', () => {
@@ -122,4 +122,35 @@ test('loadComputeConfig refuses a carbon path that does not exist, naming the fi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('quotas and pool placement in the regions file: parsed with units, bad values named by path', () => {
+  const c = parseComputeConfig(`
+regions: [{name: a}]
+pools:
+  - {name: g, region: a, kind: gpu, flavor: nvidia-h100, powerWattsPerDevice: 700, placement: spread}
+quotas:
+  - team: vision
+    cohort: research
+    weight: 2
+    flavors:
+      nvidia-h100: {nominal: {cpu: 64, memoryGiB: 512, devices: 8}, borrowingLimit: {devices: 4}}
+      "spot:nvidia-h100": {nominal: {devices: 2}}
+`);
+  assert.equal(c.pools[0]?.placement, 'spread');
+  assert.deepEqual(c.quotas, [
+    {
+      team: 'vision',
+      cohort: 'research',
+      weight: 2,
+      flavors: {
+        'nvidia-h100': { nominal: { cpuMillis: 64000, memoryBytes: 512 * 2 ** 30, devices: 8 }, borrowingLimit: { cpuMillis: 0, memoryBytes: 0, devices: 4 } },
+        'spot:nvidia-h100': { nominal: { cpuMillis: 0, memoryBytes: 0, devices: 2 } },
+      },
+    },
+  ]);
+  throwsField(() => parseComputeConfig('regions: [{name: a}]\npools: [{name: p, region: a, kind: cpu, flavor: x, powerWattsPerDevice: 1, placement: random}]'), 'pools[0].placement', /binpack, spread/);
+  throwsField(() => parseComputeConfig('regions: [{name: a}]\nquotas: [{team: t, flavors: {x: {nominal: {cpu: -1}}}}]'), 'quotas[0].flavors.x.nominal.cpu', /≥ 0/);
+  throwsField(() => parseComputeConfig('regions: [{name: a}]\nquotas: [{team: t, flavors: {x: {}}}]'), 'quotas[0].flavors.x.nominal', /required/);
+  throwsField(() => parseComputeConfig('regions: [{name: a}]\nquotas: [{team: t, flavors: {}}, {team: t, flavors: {}}]'), 'quotas[1].team', /two entries/);
 });

@@ -57,7 +57,12 @@ export interface Pool {
   /** Power draw per device at full load, in watts (TDP for chips). */
   readonly powerWattsPerDevice: number;
   readonly labels: Readonly<Record<string, string>>;
+  /** How the scheduler picks among nodes that fit: fill the fullest first (default) or the emptiest. */
+  readonly placement: PoolPlacement;
 }
+
+export type PoolPlacement = 'binpack' | 'spread';
+export const POOL_PLACEMENTS: readonly PoolPlacement[] = ['binpack', 'spread'];
 
 /** An amount of the resources quotas are written in. */
 export interface QuotaAmount {
@@ -128,6 +133,7 @@ export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = {
       // DEFAULT_POWER_PER_CORE = 4 W); a CPU pool's device is one core.
       powerWattsPerDevice: 4,
       labels: {},
+      placement: 'binpack',
     },
   ],
 };
@@ -332,7 +338,7 @@ class Validator {
   }
 
   private pool(v: unknown, field: string): Pool {
-    const o = this.object(v, field, ['name', 'region', 'kind', 'flavor', 'capacityType', 'pricePerDeviceHour', 'powerWattsPerDevice', 'labels']);
+    const o = this.object(v, field, ['name', 'region', 'kind', 'flavor', 'capacityType', 'pricePerDeviceHour', 'powerWattsPerDevice', 'labels', 'placement']);
     const labels: Record<string, string> = {};
     if (o['labels'] !== undefined) {
       const l = o['labels'];
@@ -352,6 +358,7 @@ class Validator {
       pricePerDeviceHour: o['pricePerDeviceHour'] === undefined ? 0 : this.number(o['pricePerDeviceHour'], `${field}.pricePerDeviceHour`, 0, 'a number ≥ 0 (USD per device-hour)'),
       powerWattsPerDevice: this.number(o['powerWattsPerDevice'], `${field}.powerWattsPerDevice`, 0, 'a number ≥ 0 (watts per device)'),
       labels,
+      placement: o['placement'] === undefined ? 'binpack' : this.oneOf(o['placement'], `${field}.placement`, POOL_PLACEMENTS),
     };
   }
 }

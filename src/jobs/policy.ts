@@ -119,7 +119,7 @@ export function buildEngine(input: {
     region: p.region,
     flavor: flavorKey(p),
     capacityType: p.capacityType,
-    strategy: 'binpack',
+    strategy: p.placement,
     residency: regions.get(p.region)?.dataResidency ?? [],
   }));
   const flavors = [...new Set(pools.map((p) => p.flavor))];
