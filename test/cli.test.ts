@@ -179,3 +179,37 @@ test('audit verify: passes, pins its anchor, then catches a tampered database af
   assert.match(bad.err, /FAILED: entry 4: stored leaf hash does not match its content/);
   assert.doesNotMatch(banner, /Admin token/, 'the second start does not print a token');
 });
+
+test('experiments, runs and artifacts from the CLI: search with a filter, streamed upload and download', async () => {
+  const token = readFileSync(join(home, 'admin.token'), 'utf8').trim();
+  const call = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-strata-project': 'default' }, body: JSON.stringify(body) });
+    assert.equal(r.status, 200, await r.clone().text());
+    return (await r.json()) as Record<string, unknown>;
+  };
+  const created = await call('/api/2.0/mlflow/runs/create', { experiment_id: '0', run_name: 'cli-run' });
+  const run = String(((created['run'] as Record<string, unknown>)['info'] as Record<string, unknown>)['run_id']);
+  await call('/api/2.0/mlflow/runs/log-batch', { run_id: run, metrics: [{ key: 'acc', value: 0.97, timestamp: 1, step: 1 }], params: [{ key: 'lr', value: '0.01' }] });
+  const list = strata('runs', 'list', '-e', '0', '--filter', 'metrics.acc > 0.9', '--json');
+  assert.equal(list.code, 0, list.err);
+  assert.ok((JSON.parse(list.out) as { runs: { id: string }[] }).runs.some((r) => r.id === run));
+  const got = strata('runs', 'get', run);
+  assert.equal(got.code, 0, got.err);
+  assert.match(got.out, /acc\s+0\.97/);
+  assert.match(got.out, /lr\s+0\.01/);
+  const file = join(dir, 'weights.bin');
+  const bytes = Buffer.alloc(3 * 2 ** 20 + 17, 7);
+  writeFileSync(file, bytes);
+  const up = strata('artifacts', 'upload', run, file, '--path', 'model/weights.bin');
+  assert.equal(up.code, 0, up.err);
+  assert.match(up.out, /sha256:[0-9a-f]{64}/);
+  const ls = strata('artifacts', 'list', run, 'model');
+  assert.match(ls.out, /model\/weights\.bin\s+file\s+3145745/);
+  const back = join(dir, 'back.bin');
+  const down = strata('artifacts', 'download', run, 'model/weights.bin', '-o', back);
+  assert.equal(down.code, 0, down.err);
+  assert.ok(readFileSync(back).equals(bytes));
+  const missing = strata('artifacts', 'download', run, 'model/nope.bin');
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.err, /not found|No such|nope/i);
+});

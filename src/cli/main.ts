@@ -11,6 +11,7 @@ import { registerModels } from './models.ts';
 import { registerQuantum } from './quantum.ts';
 import { registerSecrets } from './secrets.ts';
 import { registerSim } from './sim.ts';
+import { registerTracking } from './tracking.ts';
 import { registerSpiking } from './spiking.ts';
 import { registerServer } from './server.ts';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerJobs(program);
   registerSecrets(program);
   registerAudit(program);
+  registerTracking(program);
   registerModels(program);
   registerQuantum(program);
   registerSim(program);
