@@ -18,8 +18,8 @@ export { DANGEROUS_ENV, DANGEROUS_ENV_PREFIXES, ENV_NAME_RE, GANG_ENV_NAMES, dan
 export type { GangEnv } from './spec-env.ts';
 export { checkRelativePath, MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from './spec-paths.ts';
 export type { PathResult } from './spec-paths.ts';
-export type { SpecProblem } from './spec-problems.ts';
-export { MAX_REPORTED_PROBLEMS } from './spec-problems.ts';
+export type { Problem as SpecProblem } from '../kernel/index.ts';
+export { MAX_REPORTED_PROBLEMS } from '../kernel/index.ts';
 export { parseCpu, parseMemory, formatCpu, formatMemory, tryParseCpu, tryParseMemory, MAX_CPU_MILLIS, MAX_MEMORY_BYTES } from './quantity.ts';
 export type { QuantityResult } from './quantity.ts';
 export { JobService, backoffSeconds } from './job-service.ts';

@@ -7,7 +7,7 @@ import { CST, Composer, LineCounter, Parser, YAMLError } from 'yaml';
 import sjson from 'secure-json-parse';
 import { StrataError, badRequest, isValidName } from '../kernel/index.ts';
 import { formatCpu, formatMemory, tryParseCpu, tryParseMemory } from './quantity.ts';
-import { Problems, indexPath, keyPath, show, suggest } from './spec-problems.ts';
+import { Problems, indexPath, keyPath, show, suggest } from '../kernel/index.ts';
 import { checkRelativePath } from './spec-paths.ts';
 import { ENV_NAME_RE, dangerousEnvReason, upperSnake } from './spec-env.ts';
 import { ACCELERATOR_KINDS, JOB_KINDS, KIND_PAYLOAD_FIELD, PRIORITY_CLASSES } from './spec-types.ts';

@@ -4,3 +4,4 @@ export * from './ids.ts';
 export * from './clock.ts';
 export * from './names.ts';
 export * from './random.ts';
+export * from './problems.ts';

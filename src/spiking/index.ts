@@ -25,7 +25,7 @@ export type {
   StateMonitor,
   Stdp,
 } from './network.ts';
-export type { NetworkProblem } from './problems.ts';
+export type { Problem as NetworkProblem } from '../kernel/index.ts';
 export { SPIKING_RESULT_VERSION, estimateMemoryBytes, spikingMetrics, summarise } from './result.ts';
 export type { SimulationSummary } from './result.ts';
 export { parseSpikingJob, runSpikingJob } from './job.ts';

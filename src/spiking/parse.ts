@@ -37,7 +37,7 @@ import type {
   Stdp,
 } from './network.ts';
 import { SPIKING_LIMITS, toSteps } from './network.ts';
-import { Problems, keyPath, show, suggest } from './problems.ts';
+import { Problems, keyPath, show, suggest } from '../kernel/index.ts';
 
 type Obj = Readonly<Record<string, unknown>>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,7 +81,7 @@ export interface ParseNetworkOptions {
 
 function mapping(ctx: Ctx, v: unknown, path: string, allowed: readonly string[]): Obj | undefined {
   if (!isObj(v)) {
-    ctx.p.add(path === '' ? 'network' : path, `expected a mapping with fields ${allowed.join(', ')}; got ${show(v)}`);
+    ctx.p.add(path, `expected a mapping with fields ${allowed.join(', ')}; got ${show(v)}`);
     return undefined;
   }
   for (const key of Object.keys(v)) {
@@ -460,7 +460,7 @@ function neuronList(ctx: Ctx, v: unknown, path: string, size: number | undefined
  */
 export function parseNetwork(input: unknown, options: ParseNetworkOptions = {}): Network {
   const limits: SpikingLimits = { ...SPIKING_LIMITS, ...(options.limits ?? {}) };
-  const ctx: Ctx = { p: new Problems(options.pathPrefix ?? ''), limits, dt: 0.1 };
+  const ctx: Ctx = { p: new Problems({ prefix: options.pathPrefix ?? '', lead: 'invalid network', root: 'network' }), limits, dt: 0.1 };
   const top = mapping(ctx, input, '', TOP);
   if (top === undefined) throw ctx.p.toError() ?? new Error('unreachable');
 

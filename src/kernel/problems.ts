@@ -1,13 +1,13 @@
-// Problem collection for job-spec validation: every check records a problem against a field path
-// ("resources.memory", "files[2].path", "env.LD_PRELOAD") and validation carries on, so one 400
-// reports up to MAX_REPORTED_PROBLEMS mistakes at once instead of one per round trip. Also the
-// "did you mean" suggestion for unknown fields.
+// Problem collection for validating structured input (job specs, network descriptions, ...): each
+// check records a problem against a field path ("resources.memory", "files[2].path",
+// "populations[1].neuron.tau_m") and validation carries on, so one 400 reports up to
+// MAX_REPORTED_PROBLEMS mistakes at once instead of one per round trip. Also the field-path
+// builders, a safe rendering of bad values, and the "did you mean" suggestion for unknown fields.
+import { badRequest } from './errors.ts';
+import type { StrataError } from './errors.ts';
 
-import { badRequest } from '../kernel/index.ts';
-import type { StrataError } from '../kernel/index.ts';
-
-/** One thing wrong with a spec: the field path and what is allowed there. */
-export interface SpecProblem {
+/** One thing wrong with an input: the field path and what is allowed there. */
+export interface Problem {
   readonly field: string;
   readonly message: string;
 }
@@ -15,13 +15,34 @@ export interface SpecProblem {
 /** How many problems one error reports in full; the rest are counted. */
 export const MAX_REPORTED_PROBLEMS = 10;
 
+export interface ProblemsOptions {
+  /** Put before every field path (e.g. `network` when the input is embedded in a job spec). */
+  readonly prefix?: string;
+  /** Put before the message (e.g. `invalid network`). */
+  readonly lead?: string;
+  /** The field path of the input as a whole (a problem added at `''`) when there is no prefix. */
+  readonly root?: string;
+}
+
 /** Collects problems; `toError()` turns them into one 400 with `details.problems`. */
 export class Problems {
-  private readonly list: SpecProblem[] = [];
+  private readonly list: Problem[] = [];
   private dropped = 0;
+  private readonly prefix: string;
+  private readonly lead: string | undefined;
+  private readonly root: string;
+
+  constructor(options: ProblemsOptions = {}) {
+    this.prefix = options.prefix ?? '';
+    this.lead = options.lead;
+    this.root = options.root ?? '';
+  }
 
   add(field: string, message: string): void {
-    if (this.list.length < MAX_REPORTED_PROBLEMS) this.list.push({ field, message });
+    const p = this.prefix;
+    // `''` is the input as a whole: the prefix (it names the embedded input), else the root name.
+    const at = field === '' ? (p === '' ? this.root : p) : p === '' ? field : field.startsWith('[') ? `${p}${field}` : `${p}.${field}`;
+    if (this.list.length < MAX_REPORTED_PROBLEMS) this.list.push({ field: at, message });
     else this.dropped += 1;
   }
 
@@ -35,7 +56,7 @@ export class Problems {
     if (first === undefined) return undefined;
     const parts = this.list.map((p) => `${p.field}: ${p.message}`);
     if (this.dropped > 0) parts.push(`and ${this.dropped} more problem${this.dropped === 1 ? '' : 's'}`);
-    return badRequest(parts.join('; '), { field: first.field, problems: [...this.list] });
+    return badRequest(`${this.lead === undefined ? '' : `${this.lead}: `}${parts.join('; ')}`, { field: first.field, problems: [...this.list] });
   }
 }
 
