@@ -11,7 +11,7 @@ import type { Circuit } from './circuit.ts';
 import { bindProgram } from './circuit.ts';
 import type { ParseLimits } from './qasm-parser.ts';
 import { parseQasm } from './qasm-parser.ts';
-import type { SimulateOptions, SimulationMetrics, SimulationResult } from './simulate.ts';
+import type { SimulateOptions, SimulationResult } from './simulate.ts';
 import { simulate, simulateSync } from './simulate.ts';
 import type { Precision } from './state-vector.ts';
 
@@ -50,26 +50,14 @@ export interface RunQasmOptions extends Omit<SimulateOptions, 'threads'> {
   readonly parseLimits?: ParseLimits;
 }
 
-/** The result of a `quantum-circuit` job (and of `strata quantum run --json`). */
-export interface QuantumCircuitResult {
+/**
+ * The result of a `quantum-circuit` job (and of `strata quantum run --json`): the simulation's
+ * result without the raw vectors, tagged with its kind and format version, plus notes the user may
+ * want to know (e.g. a missing OPENQASM header was accepted).
+ */
+export interface QuantumCircuitResult extends Omit<SimulationResult, 'stateVector' | 'probabilityVector'> {
   readonly kind: 'quantum-circuit';
   readonly version: 1;
-  readonly qubits: number;
-  readonly clbits: number;
-  readonly precision: Precision;
-  /** Exact probabilities of the final qubit register, keyed by bitstring q[n−1]…q[0]; outcomes at or below the threshold are left out. */
-  readonly probabilities: Record<string, number>;
-  /** Outcomes above the threshold left out to respect maxOutcomes, and their total probability. */
-  readonly omittedOutcomes: number;
-  readonly omittedProbability: number;
-  /** Present when shots > 0: classical registers (last declared first, space-separated, c[m−1]…c[0]); qubits q[n−1]…q[0] when nothing is measured. */
-  readonly counts?: Record<string, number>;
-  readonly shots: number;
-  readonly seed: number;
-  /** Pauli-string expectation values, by the label given. */
-  readonly expectations?: Record<string, number>;
-  readonly metrics: SimulationMetrics;
-  /** Things the user may want to know (e.g. a missing OPENQASM header was accepted). */
   readonly notes: readonly string[];
 }
 
@@ -86,22 +74,10 @@ function compile(source: string, options: RunQasmOptions): { circuit: Circuit; n
   return { circuit, notes };
 }
 
-const toResult = (r: SimulationResult, notes: readonly string[]): QuantumCircuitResult => ({
-  kind: 'quantum-circuit',
-  version: 1,
-  qubits: r.qubits,
-  clbits: r.clbits,
-  precision: r.precision,
-  probabilities: r.probabilities,
-  omittedOutcomes: r.omittedOutcomes,
-  omittedProbability: r.omittedProbability,
-  ...(r.counts === undefined ? {} : { counts: r.counts }),
-  shots: r.shots,
-  seed: r.seed,
-  ...(r.expectations === undefined ? {} : { expectations: r.expectations }),
-  metrics: r.metrics,
-  notes,
-});
+function toResult(r: SimulationResult, notes: readonly string[]): QuantumCircuitResult {
+  const { stateVector: _s, probabilityVector: _p, ...rest } = r;
+  return { kind: 'quantum-circuit', version: 1, ...rest, notes };
+}
 
 /**
  * Parses, binds and simulates OpenQASM 2.0 source. Bad input (malformed QASM, unknown gates, wrong
