@@ -32,6 +32,8 @@ export interface AgentOptions {
   readonly pollSeconds?: number;
   readonly log?: (msg: string) => void;
   readonly version?: string;
+  /** Host or IP other nodes reach this one at (MASTER_ADDR of gangs whose rank 0 runs here). */
+  readonly address?: string;
 }
 
 interface Running {
@@ -68,6 +70,7 @@ export class Agent {
   async start(): Promise<NodeInfo> {
     this.node = await this.o.client.post<NodeInfo>('/api/v1/agent/register', {
       name: this.o.name, region: this.o.region, pool: this.o.pool, capacity: this.o.capacity, labels: this.o.labels ?? {}, version: this.o.version ?? '0.1.0',
+      ...(this.o.address === undefined ? {} : { address: this.o.address }),
     });
     this.loop = this.claimLoop();
     return this.node;
@@ -177,7 +180,8 @@ export class Agent {
         // energy is best effort
       }
       // Outputs and the checkpoint go up while the lease is still held (heartbeats keep running).
-      if (!entry.lost) {
+      // In a gang, rank 0 stores them (as torch.distributed programs save from rank 0).
+      if (!entry.lost && (attempt.gang === undefined || attempt.gang.rank === 0)) {
         const outputs = spec.kind === 'process' || spec.outputs.includes(BUILTIN_RESULT_FILE) ? spec.outputs : [...spec.outputs, BUILTIN_RESULT_FILE];
         for (const [kind, paths] of [['output', outputs], ['checkpoint', spec.checkpointDir === undefined ? [] : [spec.checkpointDir]]] as const) {
           if (paths.length === 0) continue;

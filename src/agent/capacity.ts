@@ -3,7 +3,7 @@
 // neurons for the spiking engine). Several agents on one machine may each advertise a slice
 // (`--cpus 1 --memory 4Gi`). Probes are injected so tests feed captured `nvidia-smi` output.
 import { execFile } from 'node:child_process';
-import { availableParallelism, freemem, totalmem } from 'node:os';
+import { availableParallelism, freemem, hostname, networkInterfaces, totalmem } from 'node:os';
 import { badRequest } from '../kernel/index.ts';
 
 /** One NVIDIA GPU as `nvidia-smi` reports it. */
@@ -229,4 +229,15 @@ export async function detectCapacity(probe: CapacityProbe = systemCapacityProbe,
     devices,
     simulators: simulatorCapacity(Math.min(memoryBytes, probe.freeMemoryBytes())),
   };
+}
+
+/**
+ * The address other nodes reach this machine at, for gangs whose rank 0 runs here: the first
+ * non-internal IPv4 address, else the first non-internal IPv6 one, else the host name.
+ */
+export function defaultNodeAddress(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(), host: string = hostname()): string {
+  const all = Object.values(interfaces).flatMap((list) => list ?? []).filter((i) => !i.internal);
+  const v4 = all.find((i) => i.family === 'IPv4');
+  const v6 = all.find((i) => i.family === 'IPv6' && !i.address.startsWith('fe80'));
+  return v4?.address ?? v6?.address ?? host;
 }

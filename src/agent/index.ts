@@ -15,6 +15,7 @@ export {
   SPIKING_BYTES_PER_NEURON_STATE,
   SPIKING_BYTES_PER_SYNAPSE,
   DEFAULT_SYNAPSES_PER_NEURON,
+  defaultNodeAddress,
 } from './capacity.ts';
 export type { GpuInfo, SimulatorCapacity, MachineCapacity, Slice, CapacityProbe } from './capacity.ts';
 export {

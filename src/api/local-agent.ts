@@ -29,6 +29,8 @@ export async function startLocalAgent(platform: Platform, url: string, opts: { p
     pool: pool.name,
     capacity: { cpuMillis: cap.cpuMillicores, memoryBytes: cap.memoryBytes, devices: 0 },
     labels: { local: 'true' },
+    // Its gangs rendezvous on this machine.
+    address: '127.0.0.1',
     workRoot: platform.paths.work,
     ...(opts.log === undefined ? {} : { log: opts.log }),
   });

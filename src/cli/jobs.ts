@@ -18,9 +18,23 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Streams a job's logs to stdout/stderr until it ends (follow) or the current end (no follow). */
 async function streamLogs(client: StrataClient, project: string, job: string, follow: boolean): Promise<void> {
   let after = 0;
+  // A gang's replicas write side by side: each line says which rank wrote it.
+  const info = await client.get<{ spec: { replicas?: number } }>(`/api/v1/projects/${seg(project)}/jobs/${seg(job)}`);
+  const gang = (info.spec.replicas ?? 1) > 1;
+  const atLineStart = new Map<string, boolean>();
+  const write = (c: LogChunk): void => {
+    const sink = c.stream === 'stderr' ? process.stderr : process.stdout;
+    if (c.stream === 'system') return void sink.write(`[strata${gang ? ` rank ${c.replica}` : ''}] ${c.data}`);
+    if (!gang) return void sink.write(c.data);
+    const key = `${c.attempt}/${c.replica}/${c.stream}`;
+    const tag = `[rank ${c.replica}] `;
+    const body = c.data.replace(/\n(?=.)/gs, `\n${tag}`);
+    sink.write(((atLineStart.get(key) ?? true) ? tag : '') + body);
+    atLineStart.set(key, c.data.endsWith('\n'));
+  };
   for (;;) {
     const r = await client.get<{ chunks: LogChunk[]; next: number; done: boolean }>(`/api/v1/projects/${seg(project)}/jobs/${seg(job)}/logs`, { after, limit: 2000, wait: follow ? 10 : 0 });
-    for (const c of r.chunks) (c.stream === 'stderr' ? process.stderr : process.stdout).write(c.stream === 'system' ? `[strata] ${c.data}` : c.data);
+    for (const c of r.chunks) write(c);
     after = r.next;
     if (r.chunks.length > 0) continue;
     if (!follow || r.done) return;
@@ -102,7 +116,7 @@ export function registerJobs(program: Command): void {
         const u = (a['usage'] ?? {}) as Row;
         const c = (u['carbon'] ?? {}) as Row;
         return { ...a, cpuSeconds: u['cpuSeconds'], peakMemory: u['peakMemoryBytes'], kWh: c['energy_consumed_kWh'], gCO2eq: c['carbon_gCO2eq'], intensity: c['intensity_source'] };
-      }), ['number', 'node', 'state', 'exitCode', 'startedAt', 'endedAt', 'cpuSeconds', 'peakMemory', 'kWh', 'gCO2eq', 'intensity', 'reason']);
+      }), [...((r['spec'] as { replicas?: number } | undefined)?.replicas ?? 1) > 1 ? ['number', 'replica'] : ['number'], 'node', 'state', 'exitCode', 'startedAt', 'endedAt', 'cpuSeconds', 'peakMemory', 'kWh', 'gCO2eq', 'intensity', 'reason']);
       out.line('\nTRANSITIONS');
       out.table(r.events, r.events, ['seq', 'time', 'from', 'to', 'reason']);
     });
@@ -191,9 +205,10 @@ export function registerJobs(program: Command): void {
     .option('--cpus <n>', 'advertise only this many CPUs (e.g. 1, 500m)')
     .option('--memory <q>', 'advertise only this much memory (e.g. 4Gi)')
     .option('--work-dir <dir>', 'where attempts run', join(strataHome(), 'agent-work'))
-    .action(async (opts: { region: string; pool: string; name?: string; cpus?: string; memory?: string; workDir: string }, cmd: Command) => {
+    .option('--address <host>', "host or IP other nodes reach this one at (gangs' MASTER_ADDR; default: this machine's first non-loopback IPv4, else its host name)")
+    .action(async (opts: { region: string; pool: string; name?: string; cpus?: string; memory?: string; workDir: string; address?: string }, cmd: Command) => {
       const { client, server } = commandContext(cmd);
-      const { Agent, detectCapacity, parseSlice } = await import('../agent/index.ts');
+      const { Agent, detectCapacity, parseSlice, defaultNodeAddress } = await import('../agent/index.ts');
       const me = await client.get<{ name: string; kind: string }>('/api/v1/whoami').catch(() => undefined);
       const cap = await detectCapacity(undefined, parseSlice({ cpus: opts.cpus, memory: opts.memory }));
       const agent = new Agent({
@@ -203,6 +218,7 @@ export function registerJobs(program: Command): void {
         pool: opts.pool,
         capacity: { cpuMillis: cap.cpuMillicores, memoryBytes: cap.memoryBytes, devices: Object.values(cap.devices).reduce((a, b) => a + b, 0), ...(cap.gpus[0] === undefined ? {} : { flavor: cap.gpus[0].flavor }), qubits: cap.simulators.quantum.maxQubits, neurons: cap.simulators.spiking.maxNeurons },
         workRoot: opts.workDir,
+        address: opts.address ?? defaultNodeAddress(),
       });
       const node = await agent.start();
       process.stdout.write(`agent ${node.name} (${node.id}) registered with ${server} in ${node.region}/${node.pool}: ${cap.cpuMillicores / 1000} CPUs, ${(cap.memoryBytes / 2 ** 30).toFixed(1)} GiB\n`);

@@ -13,6 +13,7 @@ export type {
   SecretRef,
   PriorityClass,
   JobKind,
+  GangTopology,
 } from './spec-types.ts';
 export { DANGEROUS_ENV, DANGEROUS_ENV_PREFIXES, ENV_NAME_RE, GANG_ENV_NAMES, dangerousEnvReason, gangEnv, upperSnake } from './spec-env.ts';
 export type { GangEnv } from './spec-env.ts';

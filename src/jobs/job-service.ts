@@ -16,7 +16,7 @@ import { nodeMatches } from '../scheduler/index.ts';
 import { buildEngine, describeReason } from './policy.ts';
 import type { JobView } from '../scheduler/index.ts';
 import type { Store, Tx } from '../store/index.ts';
-import type { AttemptInfo, AttemptRuns, AttemptTracking, AttemptUsage, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
+import type { AttemptInfo, AttemptRuns, AttemptTracking, AttemptUsage, GangRank, JobEvent, JobInfo, JobState, LeasedAttempt, LogChunk, NodeCapacity, NodeInfo } from './model.ts';
 import { PRIORITY_VALUE, isTerminal } from './model.ts';
 import type { JobSpec } from './spec-types.ts';
 import type { JobArtifacts } from './artifacts.ts';
@@ -48,8 +48,11 @@ const MAX_LOG_CHUNK = 256 * 1024;
 type JobRow = {
   id: string; project_id: string; name: string; spec: string; state: string; priority: number; attempts: number; max_attempts: number;
   node_id: string | null; next_run_at: string; cancel_requested: number; reason: string; exit_code: number | null;
-  created_at: string; created_by: string; updated_at: string; finished_at: string | null;
+  created_at: string; created_by: string; updated_at: string; finished_at: string | null; replicas: number;
 };
+
+/** MASTER_PORT of a gang: the lowest port from here not used by another live gang whose rank 0 shares the node. */
+export const GANG_PORT_BASE = 29500;
 
 export class JobService {
   readonly leaseSeconds: number;
@@ -121,6 +124,8 @@ export class JobService {
     if (onAttempt !== undefined) q = q.where('attempts', '=', onAttempt);
     const res = await q.executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return false;
+    // Back in the queue or done: a gang's replica placement goes (unleased replicas are never started).
+    if (to === 'queued' || isTerminal(to)) await tx.deleteFrom('job_replicas').where('job_id', '=', jobId).execute();
     const last = await tx.selectFrom('job_events').select((eb) => eb.fn.max('seq').as('m')).where('job_id', '=', jobId).executeTakeFirst();
     const seq = last?.m === null || last?.m === undefined ? 1 : Number(last.m) + 1;
     const prev = from.length === 1 ? (from[0] as string) : from.join('|');
@@ -143,9 +148,6 @@ export class JobService {
 
   /** Refuses a spec no pool in any allowed region could ever run, saying why. */
   private checkFeasible(spec: JobSpec, nodes: readonly NodeInfo[]): void {
-    if (spec.replicas > 1) {
-      throw badRequest(`replicas: ${spec.replicas} replicas form a gang, which needs the hybrid scheduler; submit replicas: 1 for now`, { field: 'replicas' });
-    }
     const view = toJobView('x', spec);
     const regions = new Map(this.compute.regions.map((r) => [r.name, r]));
     for (const r of spec.regions) if (!regions.has(r)) throw badRequest(`regions: unknown region '${r}'; known regions: ${[...regions.keys()].join(', ')}`, { field: 'regions' });
@@ -184,7 +186,7 @@ export class JobService {
         .values({
           id, project_id: project.id, name: spec.name, spec: JSON.stringify(spec), state: 'queued', priority: PRIORITY_VALUE[spec.priorityClass],
           attempts: 0, max_attempts: spec.maxAttempts, node_id: null, next_run_at: now, cancel_requested: 0, reason: 'submitted',
-          exit_code: null, created_at: now, created_by: actorId(actor), updated_at: now, finished_at: null,
+          exit_code: null, created_at: now, created_by: actorId(actor), updated_at: now, finished_at: null, replicas: spec.replicas,
         })
         .execute();
       await tx.insertInto('job_events').values({ job_id: id, seq: 1, time: now, from_state: '', to_state: 'queued', reason: 'submitted' }).execute();
@@ -197,7 +199,10 @@ export class JobService {
   async get(project: Project, id: string): Promise<JobInfo> {
     const row = await this.store.db.selectFrom('jobs').selectAll().where('id', '=', id).where('project_id', '=', project.id).executeTakeFirst();
     if (row === undefined) throw notFound('job', id);
-    return toJobInfo(row, project.name);
+    const info = toJobInfo(row, project.name);
+    if (row.replicas <= 1 || (row.state !== 'placed' && row.state !== 'running')) return info;
+    const placement = await this.store.db.selectFrom('job_replicas').select(['replica', 'node_id', 'attempt_id']).where('job_id', '=', id).orderBy('replica').execute();
+    return { ...info, placement: placement.map((p) => ({ replica: p.replica, nodeId: p.node_id as NodeId, attemptId: p.attempt_id as AttemptId | null })) };
   }
 
   async list(project: Project, opts: { state?: JobState; limit?: number } = {}): Promise<JobInfo[]> {
@@ -216,9 +221,10 @@ export class JobService {
       .select('nodes.name as node_name')
       .where('job_id', '=', id)
       .orderBy('number')
+      .orderBy('replica')
       .execute();
     return rows.map((r) => ({
-      id: r.id as AttemptId, number: r.number, nodeId: r.node_id as NodeId, node: r.node_name ?? r.node_id, state: r.state as AttemptInfo['state'],
+      id: r.id as AttemptId, number: r.number, replica: r.replica, nodeId: r.node_id as NodeId, node: r.node_name ?? r.node_id, state: r.state as AttemptInfo['state'],
       startedAt: r.started_at, endedAt: r.ended_at, leaseExpiresAt: r.lease_expires_at, exitCode: r.exit_code, reason: r.reason, usage: JSON.parse(r.usage) as AttemptUsage,
     }));
   }
@@ -232,7 +238,7 @@ export class JobService {
   async logs(project: Project, id: string, after = 0, limit = 1000): Promise<{ chunks: LogChunk[]; next: number; done: boolean }> {
     const job = await this.get(project, id);
     const rows = await this.store.db.selectFrom('job_logs').selectAll().where('job_id', '=', id).where('seq', '>', after).orderBy('seq').limit(limit).execute();
-    const chunks = rows.map((r) => ({ seq: r.seq, attempt: r.attempt, time: r.time, stream: r.stream as LogChunk['stream'], data: r.data }));
+    const chunks = rows.map((r) => ({ seq: r.seq, attempt: r.attempt, replica: r.replica, time: r.time, stream: r.stream as LogChunk['stream'], data: r.data }));
     return { chunks, next: chunks.at(-1)?.seq ?? after, done: isTerminal(job.state) && chunks.length < limit };
   }
 
@@ -254,7 +260,7 @@ export class JobService {
 
   // ---- nodes ----------------------------------------------------------------------------------
 
-  async registerNode(principalId: PrincipalId, input: { name: string; region: string; pool: string; capacity: NodeCapacity; labels: Record<string, string>; version: string }): Promise<NodeInfo> {
+  async registerNode(principalId: PrincipalId, input: { name: string; region: string; pool: string; capacity: NodeCapacity; labels: Record<string, string>; version: string; address?: string }): Promise<NodeInfo> {
     const pool = this.compute.pools.find((p) => p.name === input.pool);
     if (pool === undefined) throw badRequest(`pool '${input.pool}' is not configured; pools: ${this.compute.pools.map((p) => p.name).join(', ')}`, { field: 'pool' });
     if (pool.region !== input.region) throw badRequest(`pool '${input.pool}' is in region '${pool.region}', not '${input.region}'`, { field: 'region' });
@@ -265,7 +271,7 @@ export class JobService {
         throw new StrataError('conflict', `node name '${input.name}' belongs to another node identity; choose another --name`);
       }
       const id = (existing?.id ?? this.ids.next('node')) as NodeId;
-      const values = { region: input.region, pool: input.pool, capacity: JSON.stringify(input.capacity), labels: JSON.stringify(input.labels), state: 'ready', heartbeat_at: now, agent_version: input.version };
+      const values = { region: input.region, pool: input.pool, capacity: JSON.stringify(input.capacity), labels: JSON.stringify(input.labels), state: 'ready', heartbeat_at: now, agent_version: input.version, address: input.address ?? null };
       if (existing === undefined) await tx.insertInto('nodes').values({ id, name: input.name, principal_id: principalId, registered_at: now, ...values }).execute();
       else await tx.updateTable('nodes').set(values).where('id', '=', id).execute();
       await this.audit.append(tx, { actor: principalId, requestId: null, action: 'node.register', resource: `node/${id}`, details: { name: input.name, region: input.region, pool: input.pool, capacity: input.capacity } });
@@ -315,10 +321,21 @@ export class JobService {
       const nodes = await tx.selectFrom('nodes').selectAll().where('state', '=', 'ready').where('heartbeat_at', '>=', fresh).execute();
       const active = await tx
         .selectFrom('jobs')
-        .select(['id', 'project_id', 'spec', 'created_at', 'node_id', 'updated_at', 'state'])
+        .select(['id', 'project_id', 'spec', 'created_at', 'node_id', 'updated_at', 'state', 'replicas'])
         .where('state', 'in', ['placed', 'running'])
         .where('node_id', 'is not', null)
         .execute();
+      // Gangs hold a node per replica.
+      const gangIds = active.filter((a) => a.replicas > 1).map((a) => a.id);
+      const gangRows = gangIds.length === 0 ? [] : await tx.selectFrom('job_replicas').select(['job_id', 'node_id']).where('job_id', 'in', gangIds).execute();
+      const gangNodes = new Map<string, Map<string, number>>();
+      for (const r of gangRows) {
+        const m = gangNodes.get(r.job_id) ?? new Map<string, number>();
+        m.set(r.node_id, (m.get(r.node_id) ?? 0) + 1);
+        gangNodes.set(r.job_id, m);
+      }
+      const assignmentsOf = (a: { id: string; node_id: string | null; replicas: number }): { nodeId: string; replicas: number }[] =>
+        a.replicas > 1 ? [...(gangNodes.get(a.id) ?? new Map<string, number>())].map(([nodeId, replicas]) => ({ nodeId, replicas })) : [{ nodeId: a.node_id as string, replicas: 1 }];
       const projects = [...new Set([...queued, ...active].map((j) => j.project_id))];
       const teamRows = projects.length === 0 ? [] : await tx.selectFrom('projects').innerJoin('teams', 'teams.id', 'projects.team_id').select(['projects.id as project', 'teams.id as team', 'teams.name']).where('projects.id', 'in', projects).execute();
       const teamOf = new Map(teamRows.map((t) => [t.project, t.team]));
@@ -328,7 +345,7 @@ export class JobService {
         teams: new Map(teamRows.map((t) => [t.team, t.name])),
         history: this.fairShareHistory,
         nodes: nodes.map((n) => ({ id: n.id, pool: n.pool, capacity: JSON.parse(n.capacity) as NodeCapacity, labels: JSON.parse(n.labels) as Record<string, string> })),
-        active: active.map((a) => ({ id: a.id, teamId: teamOf.get(a.project_id) ?? a.project_id, spec: JSON.parse(a.spec) as JobSpec, createdAt: a.created_at, nodeId: a.node_id as string, startedAt: Date.parse(a.updated_at) })),
+        active: active.map((a) => ({ id: a.id, teamId: teamOf.get(a.project_id) ?? a.project_id, spec: JSON.parse(a.spec) as JobSpec, createdAt: a.created_at, assignments: assignmentsOf(a), startedAt: Date.parse(a.updated_at) })),
         pending: queued.map((q) => ({ id: q.id, teamId: teamOf.get(q.project_id) ?? q.project_id, spec: JSON.parse(q.spec) as JobSpec, createdAt: q.created_at })),
       });
       const cycle = engine.schedule();
@@ -361,9 +378,19 @@ export class JobService {
           continue;
         }
         const how = `flavor ${d.flavor} in pool ${d.pool}${d.borrowing ? ', borrowing cohort quota' : ''}${d.backfill ? ', backfill' : ''}`;
+        // Ranks in assignment order: rank 0 runs on the first node (MASTER_ADDR).
+        const ranks = d.assignments.flatMap((as) => Array.from({ length: as.replicas }, () => as.nodeId as string));
+        const where = ranks.length > 1 ? `${ranks.length} replicas on ${[...new Set(ranks)].join(', ')}` : `node ${target.nodeId}`;
         await this.transition(tx, d.jobId, job.project_id, ['queued'], 'admitted', `admitted: ${how}`, SYSTEM);
-        await this.transition(tx, d.jobId, job.project_id, ['admitted'], 'placed', `placed on node ${target.nodeId} (${how})`, SYSTEM, { node_id: target.nodeId });
-        placed.push({ jobId: d.jobId, nodeId: target.nodeId });
+        await this.transition(tx, d.jobId, job.project_id, ['admitted'], 'placed', `placed ${ranks.length > 1 ? 'a gang of ' : 'on '}${where} (${how})`, SYSTEM, { node_id: target.nodeId });
+        if (ranks.length > 1) {
+          const master = target.nodeId as string;
+          const used = new Set((await tx.selectFrom('job_replicas').select('master_port').where('node_id', '=', master).where('replica', '=', 0).execute()).map((r) => r.master_port));
+          let port = GANG_PORT_BASE;
+          while (used.has(port)) port += 1;
+          await tx.insertInto('job_replicas').values(ranks.map((nodeId, replica) => ({ job_id: d.jobId, replica, node_id: nodeId, master_port: port, attempt_id: null }))).execute();
+        }
+        for (const n of new Set(ranks)) placed.push({ jobId: d.jobId, nodeId: n });
       }
       // Every job still waiting carries its current reason; a change of reason is audited.
       for (const q of queued) {
@@ -378,7 +405,7 @@ export class JobService {
       return placed;
     });
     for (const n of new Set(placements.map((p) => p.nodeId))) this.signals.emit(`node:${n}`);
-    return placements.length;
+    return new Set(placements.map((p) => p.jobId)).size;
   }
 
   // ---- agent side: lease, heartbeat, logs, complete -----------------------------------------------
@@ -432,16 +459,43 @@ export class JobService {
       await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.drain', resource: `node/${node.id}`, details: { name: node.name } });
       const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
       for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${node.name} is draining`, actor, { node_id: null });
-      return { requeued: placed.length };
+      const gangs = await this.requeueUnstartedReplicas(tx, node.id, `node ${node.name} is draining`, actor);
+      return { requeued: placed.length + gangs };
     });
+  }
+
+  /**
+   * Gangs with a replica placed on `nodeId` that it will never start (the node is lost or
+   * draining) go back to the queue whole; a gang already partly running gives its attempt back
+   * (the node failed it, not its code), and its started replicas stop at their next heartbeat.
+   */
+  private async requeueUnstartedReplicas(tx: Tx, nodeId: string, why: string, actor: Actor): Promise<number> {
+    const stuck = await tx
+      .selectFrom('job_replicas')
+      .innerJoin('jobs', 'jobs.id', 'job_replicas.job_id')
+      .select(['jobs.id', 'jobs.project_id', 'jobs.state', 'jobs.attempts', 'jobs.max_attempts'])
+      .distinct()
+      .where('job_replicas.node_id', '=', nodeId)
+      .where('job_replicas.attempt_id', 'is', null)
+      .where('jobs.state', 'in', ['placed', 'running'])
+      .execute();
+    let n = 0;
+    for (const j of stuck) {
+      const moved =
+        j.state === 'placed'
+          ? await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `${why}; the gang is placed again`, actor, { node_id: null })
+          : await this.transition(tx, j.id, j.project_id, ['running'], 'queued', `${why}; gang attempt ${j.attempts} stops and is placed again (the attempt is given back)`, actor, { node_id: null, max_attempts: j.max_attempts + 1, next_run_at: this.iso() }, j.attempts);
+      if (moved) n += 1;
+    }
+    return n;
   }
 
   private async leaseNow(node: NodeInfo, actor: Actor, max: number): Promise<LeasedAttempt[]> {
     const now = this.clock.now();
     const leased = await this.store.transaction(async (tx) => {
       await tx.updateTable('nodes').set({ heartbeat_at: this.iso(now), state: 'ready' }).where('id', '=', node.id).where('state', '!=', 'draining').execute();
-      const placed = await tx.selectFrom('jobs').selectAll().where('node_id', '=', node.id).where('state', '=', 'placed').orderBy('priority', 'desc').orderBy('created_at').limit(max).execute();
-      const out: { row: JobRow; attemptId: AttemptId; number: number; token: string; expires: string }[] = [];
+      const placed = await tx.selectFrom('jobs').selectAll().where('node_id', '=', node.id).where('state', '=', 'placed').where('replicas', '=', 1).orderBy('priority', 'desc').orderBy('created_at').limit(max).execute();
+      const out: { row: JobRow; attemptId: AttemptId; number: number; token: string; expires: string; gang?: GangRank }[] = [];
       for (const row of placed) {
         const number = row.attempts + 1;
         const token = randomBytes(24).toString('base64url');
@@ -451,10 +505,11 @@ export class JobService {
         const attemptId = this.ids.next('attempt');
         await tx
           .insertInto('attempts')
-          .values({ id: attemptId, job_id: row.id, number, node_id: node.id, lease_token: token, lease_expires_at: expires, state: 'running', started_at: this.iso(now), ended_at: null, exit_code: null, reason: '', usage: '{}' })
+          .values({ id: attemptId, job_id: row.id, number, replica: 0, node_id: node.id, lease_token: token, lease_expires_at: expires, state: 'running', started_at: this.iso(now), ended_at: null, exit_code: null, reason: '', usage: '{}' })
           .execute();
         out.push({ row, attemptId, number, token, expires });
       }
+      if (out.length < max) out.push(...(await this.leaseGangReplicas(tx, node, actor, max - out.length, now)));
       return out;
     });
     const result: LeasedAttempt[] = [];
@@ -464,7 +519,8 @@ export class JobService {
       const secretEnv: Record<string, string> = {};
       for (const s of spec.secrets) secretEnv[s.env] = (await this.secrets.reveal(actor, project, s.name)).value;
       const checkpoint = spec.checkpointDir === undefined ? undefined : await this.artifacts?.latestCheckpoint(this.store.db, l.row.id, l.number);
-      const tracking = await this.startRun(l.row, spec, l.attemptId, l.number);
+      // A gang logs to one run, through rank 0 (as torch.distributed programs do).
+      const tracking = l.gang === undefined || l.gang.rank === 0 ? await this.startRun(l.row, spec, l.attemptId, l.number) : undefined;
       result.push({
         attemptId: l.attemptId,
         jobId: l.row.id as JobId,
@@ -475,11 +531,82 @@ export class JobService {
         leaseSeconds: this.leaseSeconds,
         spec,
         secretEnv,
+        ...(l.gang === undefined ? {} : { gang: l.gang }),
         ...(checkpoint === undefined ? {} : { checkpoint }),
         ...(tracking === undefined ? {} : { tracking }),
       });
     }
     return result;
+  }
+
+  /**
+   * Leases the gang replicas placed on this node. The first replica leased starts the gang's
+   * attempt (placed → running, one attempt number for every replica); each replica gets its own
+   * attempt row, lease token and rank, and the rendezvous point: rank 0's node address and the
+   * attempt's master port.
+   */
+  private async leaseGangReplicas(tx: Tx, node: NodeInfo, actor: Actor, max: number, now: number): Promise<{ row: JobRow; attemptId: AttemptId; number: number; token: string; expires: string; gang: GangRank }[]> {
+    const slots = await tx
+      .selectFrom('job_replicas')
+      .innerJoin('jobs', 'jobs.id', 'job_replicas.job_id')
+      .select(['job_replicas.job_id', 'job_replicas.replica', 'job_replicas.master_port'])
+      .where('job_replicas.node_id', '=', node.id)
+      .where('job_replicas.attempt_id', 'is', null)
+      .where('jobs.state', 'in', ['placed', 'running'])
+      .where('jobs.cancel_requested', '=', 0)
+      .orderBy('jobs.priority', 'desc')
+      .orderBy('jobs.created_at')
+      .orderBy('job_replicas.replica')
+      .limit(max)
+      .execute();
+    const out: { row: JobRow; attemptId: AttemptId; number: number; token: string; expires: string; gang: GangRank }[] = [];
+    const started = new Map<string, { row: JobRow; number: number } | null>();
+    for (const slot of slots) {
+      let job = started.get(slot.job_id);
+      if (job === undefined) {
+        job = null;
+        const row = await tx.selectFrom('jobs').selectAll().where('id', '=', slot.job_id).executeTakeFirst();
+        if (row?.state === 'placed') {
+          const number = row.attempts + 1;
+          const moved = await this.transition(tx, row.id, row.project_id, ['placed'], 'running', `gang attempt ${number} started: replica ${slot.replica} leased by node ${node.name}`, actor, { attempts: number });
+          if (moved) job = { row, number };
+        }
+        if (job === null) {
+          // Running already (another node leased a replica first), or moved on meanwhile.
+          const now2 = await tx.selectFrom('jobs').selectAll().where('id', '=', slot.job_id).executeTakeFirst();
+          if (now2?.state === 'running') job = { row: now2, number: now2.attempts };
+        }
+        started.set(slot.job_id, job);
+      }
+      if (job === null) continue;
+      const attemptId = this.ids.next('attempt');
+      const claim = await tx.updateTable('job_replicas').set({ attempt_id: attemptId }).where('job_id', '=', slot.job_id).where('replica', '=', slot.replica).where('attempt_id', 'is', null).executeTakeFirst();
+      if (Number(claim.numUpdatedRows) === 0) continue;
+      const token = randomBytes(24).toString('base64url');
+      const expires = this.iso(now + this.leaseSeconds * 1000);
+      await tx
+        .insertInto('attempts')
+        .values({ id: attemptId, job_id: slot.job_id, number: job.number, replica: slot.replica, node_id: node.id, lease_token: token, lease_expires_at: expires, state: 'running', started_at: this.iso(now), ended_at: null, exit_code: null, reason: '', usage: '{}' })
+        .execute();
+      const all = await tx.selectFrom('job_replicas').select(['replica', 'node_id']).where('job_id', '=', slot.job_id).orderBy('replica').execute();
+      const master = all.find((r) => r.replica === 0);
+      const masterNode = master === undefined ? undefined : await tx.selectFrom('nodes').select(['name', 'address']).where('id', '=', master.node_id).executeTakeFirst();
+      const here = all.filter((r) => r.node_id === node.id);
+      const gang: GangRank = {
+        rank: slot.replica,
+        worldSize: job.row.replicas,
+        localRank: here.findIndex((r) => r.replica === slot.replica),
+        localWorldSize: here.length,
+        masterAddr: masterNode?.address ?? masterNode?.name ?? node.address ?? node.name,
+        masterPort: slot.master_port,
+      };
+      await this.audit.append(tx, {
+        actor: actorId(actor), requestId: actor.requestId, action: 'job.replica', resource: `project/${job.row.project_id}/job/${slot.job_id}`, project: job.row.project_id,
+        details: { job: slot.job_id, attempt: job.number, replica: slot.replica, node: node.id, attemptId },
+      });
+      out.push({ row: job.row, attemptId, number: job.number, token, expires, gang });
+    }
+    return out;
   }
 
   /** Opens the attempt's tracking run (best effort: without one the attempt still runs). */
@@ -523,8 +650,8 @@ export class JobService {
   }
 
   /** Finds the live attempt for (id, token) on this node, or throws lease_lost (409) telling the agent to stop. */
-  private async fenced(db: Tx | Store['db'], node: NodeInfo, attemptId: string, token: string): Promise<{ job_id: string; number: number }> {
-    const a = await db.selectFrom('attempts').select(['job_id', 'number', 'lease_token', 'state', 'node_id']).where('id', '=', attemptId).executeTakeFirst();
+  private async fenced(db: Tx | Store['db'], node: NodeInfo, attemptId: string, token: string): Promise<{ job_id: string; number: number; replica: number }> {
+    const a = await db.selectFrom('attempts').select(['job_id', 'number', 'replica', 'lease_token', 'state', 'node_id']).where('id', '=', attemptId).executeTakeFirst();
     if (a === undefined || a.node_id !== node.id) throw notFound('attempt', attemptId);
     if (a.lease_token !== token || a.state !== 'running') throw leaseLost(attemptId, a.state);
     return a;
@@ -544,7 +671,14 @@ export class JobService {
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) await this.fenced(this.store.db, node, attemptId, token);
     await this.store.db.updateTable('nodes').set({ heartbeat_at: this.iso(now) }).where('id', '=', node.id).execute();
-    const job = await this.store.db.selectFrom('attempts').innerJoin('jobs', 'jobs.id', 'attempts.job_id').select('jobs.cancel_requested').where('attempts.id', '=', attemptId).executeTakeFirstOrThrow();
+    const job = await this.store.db
+      .selectFrom('attempts')
+      .innerJoin('jobs', 'jobs.id', 'attempts.job_id')
+      .select(['jobs.cancel_requested', 'jobs.replicas', 'jobs.state', 'jobs.attempts', 'attempts.number'])
+      .where('attempts.id', '=', attemptId)
+      .executeTakeFirstOrThrow();
+    // A gang replica whose gang attempt is over (another replica failed, was lost or the gang was requeued) stops.
+    if (job.replicas > 1 && (job.state !== 'running' || job.attempts !== job.number)) return { leaseExpiresAt: expires, cancel: true, reason: `its gang's attempt ${job.number} is over (another replica ended it); stopping this replica` };
     if (job.cancel_requested === PREEMPT_REQUESTED) return { leaseExpiresAt: expires, cancel: true, reason: 'preempted by higher-priority work (checkpoint kept, requeued)' };
     return { leaseExpiresAt: expires, cancel: job.cancel_requested === CANCEL_REQUESTED };
   }
@@ -554,12 +688,14 @@ export class JobService {
     for (const c of chunks) if (c.data.length > MAX_LOG_CHUNK) throw badRequest(`log chunks hold at most ${MAX_LOG_CHUNK} characters; split it`);
     return this.store.transaction(async (tx) => {
       const a = await this.fenced(tx, node, attemptId, token);
+      // A gang's replicas write one job's log side by side: number the chunks one writer at a time.
+      await this.store.lock(tx, `job-logs:${a.job_id}`);
       const last = await tx.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('m')).where('job_id', '=', a.job_id).executeTakeFirst();
       let seq = last?.m === null || last?.m === undefined ? 0 : Number(last.m);
       const time = this.iso();
       for (const c of chunks) {
         seq += 1;
-        await tx.insertInto('job_logs').values({ job_id: a.job_id, seq, attempt: a.number, time, stream: c.stream, data: c.data }).execute();
+        await tx.insertInto('job_logs').values({ job_id: a.job_id, seq, attempt: a.number, replica: a.replica, time, stream: c.stream, data: c.data }).execute();
       }
       return { stored: chunks.length };
     });
@@ -592,7 +728,12 @@ export class JobService {
       const a = await tx.selectFrom('attempts').selectAll().where('id', '=', attemptId).executeTakeFirst();
       if (a === undefined || a.node_id !== node.id) throw notFound('attempt', attemptId);
       if (a.lease_token !== token) throw leaseLost(attemptId, a.state);
-      const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
+      let job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
+      if (job.replicas > 1) {
+        // Replicas of a gang complete one at a time, so the last one sees all the others' ends.
+        await this.store.lock(tx, `job:${job.id}`);
+        job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
+      }
       if (a.state !== 'running') {
         // A retry of this holder's own completion returns the stored outcome; a lost attempt stays lost.
         if (a.state !== 'lost' && a.exit_code === result.exitCode) return { jobState: job.state as JobState };
@@ -602,7 +743,9 @@ export class JobService {
       const cancelled = job.cancel_requested === CANCEL_REQUESTED;
       const preempted = job.cancel_requested === PREEMPT_REQUESTED;
       const ok = result.exitCode === 0 && !cancelled && !preempted;
-      const attemptState = cancelled ? 'cancelled' : preempted ? 'preempted' : ok ? 'succeeded' : 'failed';
+      // A gang replica ending after its gang's attempt is over (another replica ended it): it was stopped, not failed.
+      const gangOver = job.replicas > 1 && (job.state !== 'running' || job.attempts !== a.number);
+      const attemptState = gangOver ? (result.exitCode === 0 ? 'succeeded' : 'cancelled') : cancelled ? 'cancelled' : preempted ? 'preempted' : ok ? 'succeeded' : 'failed';
       // The fence: only the live holder's UPDATE matches. On PostgreSQL a concurrent rescuer may have
       // marked the attempt lost after the read above; then this matches nothing and we stop here.
       const fenced = await tx
@@ -617,28 +760,39 @@ export class JobService {
         await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.energy', resource: `project/${job.project_id}/job/${job.id}`, project: job.project_id, details: { attempt: a.number, ...usage.carbon } });
       }
       const spec = JSON.parse(job.spec) as JobSpec;
+      const gang = job.replicas > 1;
+      // Its end (and energy) is recorded; the job has moved on.
+      if (gangOver) return { jobState: job.state as JobState };
+      if (gang && ok) {
+        const done = await tx.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', job.id).where('number', '=', a.number).where('state', '=', 'succeeded').executeTakeFirstOrThrow();
+        // The gang runs on until every replica has exited 0.
+        if (Number(done.n) < job.replicas) return { jobState: 'running' };
+      }
+      const who = gang ? `replica ${a.replica} of attempt ${a.number}` : `attempt ${a.number}`;
       let to: JobState;
       let reason: string;
       const patch: Partial<JobRow> = { exit_code: result.exitCode };
       if (cancelled) [to, reason] = ['cancelled', 'cancelled by user'];
       else if (preempted) {
         // Preemption is not the job's failure: requeue at once, and give the attempt back.
-        [to, reason] = ['queued', `attempt ${a.number} preempted by higher-priority work; requeued (checkpoint kept)`];
+        [to, reason] = ['queued', `${gang ? `gang attempt ${a.number}` : `attempt ${a.number}`} preempted by higher-priority work; requeued (checkpoint kept)`];
         patch.node_id = null;
         patch.next_run_at = this.iso(now);
         patch.max_attempts = job.max_attempts + 1;
         patch.cancel_requested = 0;
-      } else if (ok) [to, reason] = ['succeeded', `attempt ${a.number} exited 0`];
+      } else if (ok) [to, reason] = ['succeeded', gang ? `all ${job.replicas} replicas of attempt ${a.number} exited 0` : `attempt ${a.number} exited 0`];
       else if (job.attempts < job.max_attempts) {
         const delay = backoffSeconds(spec, job.attempts, this.jitter());
-        [to, reason] = ['queued', `attempt ${a.number} failed (${result.reason}); retrying in ${delay.toFixed(1)} s`];
+        [to, reason] = ['queued', `${who} failed (${result.reason}); ${gang ? 'the gang stops and ' : ''}retrying in ${delay.toFixed(1)} s`];
         patch.node_id = null;
         patch.next_run_at = this.iso(now + delay * 1000);
-      } else [to, reason] = ['failed', `attempt ${a.number} of ${job.max_attempts} failed: ${result.reason}`];
+      } else [to, reason] = ['failed', `${gang ? `replica ${a.replica} of ` : ''}attempt ${a.number} of ${job.max_attempts} failed: ${result.reason}`];
       // The job must still be running this very attempt; otherwise roll everything back.
       const moved = await this.transition(tx, job.id, job.project_id, ['running'], to, reason, actor, patch, a.number);
       if (!moved) throw leaseLost(attemptId, 'superseded by a later attempt');
-      onEnded({ projectId: job.project_id, runId: a.run_id, status: cancelled || preempted ? 'KILLED' : ok ? 'FINISHED' : 'FAILED', usage });
+      // A gang's run is rank 0's.
+      const runId = gang ? ((await tx.selectFrom('attempts').select('run_id').where('job_id', '=', job.id).where('number', '=', a.number).where('replica', '=', 0).executeTakeFirst())?.run_id ?? null) : a.run_id;
+      onEnded({ projectId: job.project_id, runId, status: cancelled || preempted ? 'KILLED' : ok ? 'FINISHED' : 'FAILED', usage });
       return { jobState: to };
     });
   }
@@ -683,7 +837,7 @@ export class JobService {
   /** Expired leases: the attempt is lost and the job runs again while attempts remain (at least once). Also marks silent nodes lost. */
   async rescueTick(): Promise<number> {
     const now = this.clock.now();
-    const expired = await this.store.db.selectFrom('attempts').select(['id', 'job_id', 'number', 'node_id', 'run_id']).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).limit(500).execute();
+    const expired = await this.store.db.selectFrom('attempts').select(['id', 'job_id', 'number', 'replica', 'node_id', 'run_id']).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).limit(500).execute();
     let rescued = 0;
     for (const a of expired) {
       const moved = await this.store.transaction(async (tx) => {
@@ -691,9 +845,10 @@ export class JobService {
         if (Number(res.numUpdatedRows) === 0) return false;
         const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
         const retry = job.cancel_requested === PREEMPT_REQUESTED || (job.attempts < job.max_attempts && job.cancel_requested === 0);
+        const who = job.replicas > 1 ? `replica ${a.replica} of attempt ${a.number}` : `attempt ${a.number}`;
         return this.transition(
           tx, job.id, job.project_id, ['running'], retry ? 'queued' : job.cancel_requested === CANCEL_REQUESTED ? 'cancelled' : 'failed',
-          `attempt ${a.number} lost: its lease expired on node ${a.node_id}${retry ? '; running it again' : ''}`, SYSTEM,
+          `${who} lost: its lease expired on node ${a.node_id}${job.replicas > 1 ? '; the gang stops' : ''}${retry ? '; running it again' : ''}`, SYSTEM,
           // A preempted attempt whose holder vanished requeues without spending an attempt, like one that stopped.
           job.cancel_requested === PREEMPT_REQUESTED ? { node_id: null, next_run_at: this.iso(now), cancel_requested: 0, max_attempts: job.max_attempts + 1 } : { node_id: null, next_run_at: this.iso(now) },
           a.number,
@@ -702,7 +857,9 @@ export class JobService {
       if (moved) {
         rescued += 1;
         const project = await this.store.db.selectFrom('jobs').select('project_id').where('id', '=', a.job_id).executeTakeFirst();
-        if (project !== undefined) await this.finishRun(project.project_id, a.run_id, 'FAILED', {}, null, `attempt ${a.number} lost: its lease expired`);
+        // A gang's run is rank 0's.
+        const runId = a.replica === 0 ? a.run_id : ((await this.store.db.selectFrom('attempts').select('run_id').where('job_id', '=', a.job_id).where('number', '=', a.number).where('replica', '=', 0).executeTakeFirst())?.run_id ?? null);
+        if (project !== undefined) await this.finishRun(project.project_id, runId, 'FAILED', {}, null, `attempt ${a.number} lost: its lease expired`);
       }
     }
     // Silent nodes are lost; work placed on them but never leased goes back to the queue.
@@ -714,6 +871,7 @@ export class JobService {
         await this.audit.append(tx, { actor: 'system', requestId: null, action: 'node.lost', resource: `node/${n.id}`, details: { name: n.name } });
         const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', n.id).where('state', '=', 'placed').execute();
         for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${n.name} stopped heartbeating before it started the job`, SYSTEM, { node_id: null });
+        await this.requeueUnstartedReplicas(tx, n.id, `node ${n.name} stopped heartbeating before it started its replica`, SYSTEM);
       });
     }
     return rescued;
@@ -746,9 +904,9 @@ function toJobInfo(r: JobRow, project: string): JobInfo {
   };
 }
 
-function toNodeInfo(r: { id: string; name: string; region: string; pool: string; capacity: string; labels: string; state: string; registered_at: string; heartbeat_at: string; agent_version: string }): NodeInfo {
+function toNodeInfo(r: { id: string; name: string; region: string; pool: string; capacity: string; labels: string; state: string; registered_at: string; heartbeat_at: string; agent_version: string; address: string | null }): NodeInfo {
   return {
     id: r.id as NodeId, name: r.name, region: r.region, pool: r.pool, capacity: JSON.parse(r.capacity) as NodeCapacity, labels: JSON.parse(r.labels) as Record<string, string>,
-    state: r.state as NodeInfo['state'], registeredAt: r.registered_at, heartbeatAt: r.heartbeat_at, agentVersion: r.agent_version,
+    state: r.state as NodeInfo['state'], registeredAt: r.registered_at, heartbeatAt: r.heartbeat_at, agentVersion: r.agent_version, address: r.address,
   };
 }

@@ -35,6 +35,8 @@ export interface NodeInfo {
   readonly registeredAt: string;
   readonly heartbeatAt: string;
   readonly agentVersion: string;
+  /** Host or IP other nodes reach it at (the MASTER_ADDR of gangs whose rank 0 runs here); null: its name is used. */
+  readonly address: string | null;
 }
 
 /** Resource use and energy measured by the agent for one attempt. */
@@ -49,6 +51,8 @@ export interface AttemptUsage {
 export interface AttemptInfo {
   readonly id: AttemptId;
   readonly number: number;
+  /** The replica (rank) of a gang this attempt row ran; 0 for a single-replica job. */
+  readonly replica: number;
   readonly nodeId: NodeId;
   readonly node: string;
   readonly state: AttemptState;
@@ -76,6 +80,8 @@ export interface JobInfo {
   readonly updatedAt: string;
   readonly finishedAt: string | null;
   readonly spec: JobSpec;
+  /** A placed or running gang: where each replica runs (nodeId is rank 0's node). */
+  readonly placement?: readonly ReplicaPlacement[];
 }
 
 export interface JobEvent {
@@ -89,6 +95,8 @@ export interface JobEvent {
 export interface LogChunk {
   readonly seq: number;
   readonly attempt: number;
+  /** The gang replica (rank) that wrote it; 0 for a single-replica job. */
+  readonly replica: number;
   readonly time: string;
   readonly stream: 'stdout' | 'stderr' | 'system';
   readonly data: string;
@@ -137,11 +145,33 @@ export interface AttemptRuns {
   finish(input: { readonly projectId: string; readonly runId: string; readonly status: 'FINISHED' | 'FAILED' | 'KILLED'; readonly endTimeMs: number; readonly metrics: Readonly<Record<string, number>>; readonly tags: Readonly<Record<string, string>> }): Promise<void>;
 }
 
+/** A gang replica's place in the gang: the torch.distributed env:// rendezvous variables. */
+export interface GangRank {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Index among the gang's replicas on this node, and how many run here. */
+  readonly localRank: number;
+  readonly localWorldSize: number;
+  /** Address of the node running rank 0, and the port rank 0 listens on for this attempt. */
+  readonly masterAddr: string;
+  readonly masterPort: number;
+}
+
+/** A gang's replica placement, shown on the job. */
+export interface ReplicaPlacement {
+  readonly replica: number;
+  readonly nodeId: NodeId;
+  /** The replica's attempt once leased. */
+  readonly attemptId: AttemptId | null;
+}
+
 export interface LeasedAttempt {
   readonly attemptId: AttemptId;
   readonly jobId: JobId;
   readonly project: string;
   readonly number: number;
+  /** Set for a gang replica (replicas > 1): its rank and the rendezvous point. */
+  readonly gang?: GangRank;
   readonly leaseToken: string;
   readonly leaseExpiresAt: string;
   readonly leaseSeconds: number;

@@ -64,7 +64,8 @@ export interface PolicyJob {
 }
 
 export interface ActiveJob extends PolicyJob {
-  readonly nodeId: string;
+  /** Where its replicas run: one node for a single replica, one or more for a gang. */
+  readonly assignments: readonly { readonly nodeId: string; readonly replicas: number }[];
   readonly startedAt: number;
 }
 
@@ -87,8 +88,9 @@ function request(j: PolicyJob, compute: ComputeConfig, priorityOverride?: number
     team: j.teamId as TeamId,
     priority: priorityOverride ?? PRIORITY_CLASS_VALUES[s.priorityClass],
     preemptible: s.preemptible,
-    replicas: 1,
+    replicas: s.replicas,
     perReplica: perReplica(s),
+    ...(s.topology === undefined ? {} : { topology: s.topology }),
     flavors: jobFlavors(s, compute.pools),
     ...(s.regions.length === 0 ? {} : { regions: s.regions }),
     ...(s.dataResidency.length === 0 ? {} : { residency: s.dataResidency }),
@@ -139,12 +141,15 @@ export function buildEngine(input: {
   const poolOf = new Map(nodes.map((n) => [n.id as string, n.pool]));
   const poolFlavor = new Map(pools.map((p) => [p.name, p.flavor]));
   for (const a of input.active) {
-    const pool = poolOf.get(a.nodeId);
-    if (pool === undefined) continue;
+    const first = a.assignments[0];
+    const pool = first === undefined ? undefined : poolOf.get(first.nodeId);
+    // Every replica's node must be live and in the same pool; otherwise the rescuer deals with it.
+    if (pool === undefined || a.assignments.some((x) => poolOf.get(x.nodeId) !== pool)) continue;
+    if (a.assignments.reduce((n, x) => n + x.replicas, 0) !== a.spec.replicas) continue;
     const flavor = poolFlavor.get(pool) as string;
     // The job runs on this flavor whatever it would prefer now: restore it with that flavor accepted.
     const req = request(a, compute);
-    engine.restoreRunning({ job: { ...req, flavors: req.flavors.includes(flavor) ? req.flavors : [...req.flavors, flavor] }, flavor, assignments: [{ nodeId: a.nodeId as NodeId, replicas: 1 }], startedAt: a.startedAt });
+    engine.restoreRunning({ job: { ...req, flavors: req.flavors.includes(flavor) ? req.flavors : [...req.flavors, flavor] }, flavor, assignments: a.assignments.map((x) => ({ nodeId: x.nodeId as NodeId, replicas: x.replicas })), startedAt: a.startedAt });
   }
   for (const p of input.pending) engine.submit(request(p, compute));
   return engine;

@@ -230,6 +230,7 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
             ),
             labels: Type.Record(Type.String({ maxLength: 63 }), Type.String({ maxLength: 253 })),
             version: Type.String({ maxLength: 40 }),
+            address: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$', description: 'host name or IP other nodes reach this one at (MASTER_ADDR of gangs); default: the node name' })),
           },
           Strict,
         ),

@@ -52,7 +52,7 @@ export const DANGEROUS_ENV_PREFIXES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** Variables the platform sets on each replica of a gang (`replicas > 1`). */
-export const GANG_ENV_NAMES: readonly string[] = ['RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'LOCAL_RANK'];
+export const GANG_ENV_NAMES: readonly string[] = ['RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE'];
 
 /** Why `name` is dangerous, or undefined when a job may set it. */
 export function dangerousEnvReason(name: string): string | undefined {
@@ -76,6 +76,7 @@ export interface GangEnv {
   readonly MASTER_ADDR: string;
   readonly MASTER_PORT: string;
   readonly LOCAL_RANK: string;
+  readonly LOCAL_WORLD_SIZE: string;
 }
 
 function internal(message: string): StrataError {
@@ -85,13 +86,14 @@ function internal(message: string): StrataError {
 /**
  * The variables PyTorch `torch.distributed` (env:// rendezvous), Horovod and DeepSpeed read for
  * replica `rank` of `worldSize` (which must equal `spec.replicas`): RANK, WORLD_SIZE, MASTER_ADDR,
- * MASTER_PORT, LOCAL_RANK, all as strings. They override anything of the same name in `spec.env`.
+ * MASTER_PORT, LOCAL_RANK and LOCAL_WORLD_SIZE (replicas of the gang on this node), all as strings. They override anything of the same name in `spec.env`.
  * Throws an internal error on inconsistent arguments (a platform bug, not user input).
  */
-export function gangEnv(spec: JobSpec, rank: number, worldSize: number, masterAddr: string, masterPort: number, localRank: number): GangEnv {
+export function gangEnv(spec: JobSpec, rank: number, worldSize: number, masterAddr: string, masterPort: number, localRank: number, localWorldSize = 1): GangEnv {
   if (!Number.isSafeInteger(worldSize) || worldSize !== spec.replicas) throw internal(`worldSize ${worldSize} differs from replicas ${spec.replicas}`);
   if (!Number.isSafeInteger(rank) || rank < 0 || rank >= worldSize) throw internal(`rank ${rank} is outside 0..${worldSize - 1}`);
-  if (!Number.isSafeInteger(localRank) || localRank < 0 || localRank >= worldSize) throw internal(`localRank ${localRank} is outside 0..${worldSize - 1}`);
+  if (!Number.isSafeInteger(localWorldSize) || localWorldSize < 1 || localWorldSize > worldSize) throw internal(`localWorldSize ${localWorldSize} is outside 1..${worldSize}`);
+  if (!Number.isSafeInteger(localRank) || localRank < 0 || localRank >= localWorldSize) throw internal(`localRank ${localRank} is outside 0..${localWorldSize - 1}`);
   if (!Number.isSafeInteger(masterPort) || masterPort < 1 || masterPort > 65535) throw internal(`masterPort ${masterPort} is not a TCP port`);
   if (masterAddr === '' || /\s/.test(masterAddr) || masterAddr.includes('\u0000')) throw internal(`masterAddr ${JSON.stringify(masterAddr)} is not a host`);
   return {
@@ -100,5 +102,6 @@ export function gangEnv(spec: JobSpec, rank: number, worldSize: number, masterAd
     MASTER_ADDR: masterAddr,
     MASTER_PORT: String(masterPort),
     LOCAL_RANK: String(localRank),
+    LOCAL_WORLD_SIZE: String(localWorldSize),
   };
 }

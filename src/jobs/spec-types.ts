@@ -99,6 +99,8 @@ export interface JobSpec {
   readonly resources: Resources;
   /** Replicas started together as a gang (all or nothing) when > 1. Default 1. */
   readonly replicas: number;
+  /** A gang's placement within one rack or block (node labels `rack`, `block`). Absent = anywhere in the pool. */
+  readonly topology?: GangTopology;
   /** Default `normal`. */
   readonly priorityClass: PriorityClass;
   /** May be preempted by higher-priority work (and placed on spot capacity). Default false. */
@@ -124,6 +126,12 @@ export interface JobSpec {
   readonly outputs: readonly string[];
   /** Free-form labels, sorted by key. Default {}. */
   readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Keep a gang's replicas in one rack or block: `required` never splits it; `preferred` tries rack, then block, then anywhere. */
+export interface GangTopology {
+  readonly level: 'rack' | 'block';
+  readonly mode: 'preferred' | 'required';
 }
 
 /** Options of `parseJobSpec` / `normaliseJobSpec`. */

@@ -480,9 +480,9 @@ test('deadline and delays: ISO times with a zone are normalised to UTC', () => {
   assert.deepEqual(normaliseJobSpec({ ...BASE, backoff: { maxSeconds: 10 } }).backoff, { initialSeconds: 5, maxSeconds: 10 });
 });
 
-test('gangEnv gives each replica RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and LOCAL_RANK as strings', () => {
+test('gangEnv gives each replica RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK and LOCAL_WORLD_SIZE as strings', () => {
   const spec = normaliseJobSpec({ ...BASE, replicas: 4 });
-  assert.deepEqual(gangEnv(spec, 3, 4, '10.0.0.1', 29500, 1), { RANK: '3', WORLD_SIZE: '4', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500', LOCAL_RANK: '1' });
+  assert.deepEqual(gangEnv(spec, 3, 4, '10.0.0.1', 29500, 1, 2), { RANK: '3', WORLD_SIZE: '4', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' });
   for (const bad of [
     () => gangEnv(spec, 4, 4, 'h', 29500, 0),
     () => gangEnv(spec, -1, 4, 'h', 29500, 0),
@@ -491,9 +491,31 @@ test('gangEnv gives each replica RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and 
     () => gangEnv(spec, 0, 4, 'h h', 29500, 0),
     () => gangEnv(spec, 0, 4, 'h', 70000, 0),
     () => gangEnv(spec, 0, 4, 'h', 29500, 4),
+    () => gangEnv(spec, 0, 4, 'h', 29500, 2, 2),
+    () => gangEnv(spec, 0, 4, 'h', 29500, 0, 5),
   ]) {
     assert.equal(refusal(bad).code, 'internal');
   }
+});
+
+test('topology: a gang may ask for one rack or block; a single replica or a built-in kind may not be a gang', () => {
+  assert.deepEqual(normaliseJobSpec({ ...BASE, replicas: 4, topology: { level: 'rack' } }).topology, { level: 'rack', mode: 'preferred' });
+  assert.deepEqual(normaliseJobSpec({ ...BASE, replicas: 2, topology: { level: 'block', mode: 'required' } }).topology, { level: 'block', mode: 'required' });
+  assert.equal(normaliseJobSpec({ ...BASE, replicas: 2 }).topology, undefined);
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ topology: { level: 'rack' } }, 'topology', /applies to gangs only/],
+    [{ replicas: 2, topology: { mode: 'required' } }, 'topology.level', /is required: rack or block/],
+    [{ replicas: 2, topology: { level: 'zone' } }, 'topology.level', /"zone" is not allowed; use one of rack, block/],
+    [{ replicas: 2, topology: { level: 'rack', mode: 'strict' } }, 'topology.mode', /use one of preferred, required/],
+  ];
+  for (const [patch, field, re] of cases) {
+    const p = problems(refusal(() => normaliseJobSpec({ ...BASE, ...patch })));
+    assert.ok(p.some((x) => x.field === field && re.test(x.message)), `${JSON.stringify(patch)} → ${JSON.stringify(p)}`);
+  }
+  const q = problems(refusal(() => normaliseJobSpec({ name: 'q', kind: 'quantum-circuit', quantum: { qubits: 2, ops: [] }, replicas: 2 })));
+  assert.ok(q.some((x) => x.field === 'replicas' && /runs as one replica/.test(x.message)), JSON.stringify(q));
+  const round = normaliseJobSpec({ ...BASE, replicas: 3, topology: { level: 'rack', mode: 'required' } });
+  assert.deepEqual(normaliseJobSpec(jobSpecToInput(round)), round);
 });
 
 test('property: arbitrary input never throws anything but a StrataError', () => {

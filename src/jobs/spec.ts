@@ -15,6 +15,7 @@ import type {
   AcceleratorKind,
   AcceleratorRequest,
   Backoff,
+  GangTopology,
   InlineFile,
   JobSpec,
   JobSpecOptions,
@@ -96,8 +97,11 @@ const YAML_OPTIONS = {
 const TOP_FIELDS = [
   'name', 'kind', 'quantum', 'spiking', 'command', 'args', 'shell', 'workingDir', 'files', 'env', 'resources', 'replicas', 'priorityClass',
   'preemptible', 'maxAttempts', 'backoff', 'maxRuntimeSeconds', 'deadline', 'maxStartDelaySeconds', 'regions',
-  'dataResidency', 'checkpointDir', 'secrets', 'outputs', 'labels',
+  'dataResidency', 'checkpointDir', 'secrets', 'outputs', 'labels', 'topology',
 ] as const;
+const TOPOLOGY_FIELDS = ['level', 'mode'] as const;
+const TOPOLOGY_LEVELS = ['rack', 'block'] as const;
+const TOPOLOGY_MODES = ['preferred', 'required'] as const;
 const RESOURCE_FIELDS = ['cpu', 'memory', 'accelerators'] as const;
 const ACCELERATOR_FIELDS = ['kind', 'count', 'flavors', 'qubits', 'neurons'] as const;
 const BACKOFF_FIELDS = ['initialSeconds', 'maxSeconds'] as const;
@@ -478,6 +482,18 @@ function backoffOf(ctx: Ctx, v: unknown): Backoff {
   return { initialSeconds, maxSeconds };
 }
 
+/** Where a gang's replicas should sit: in one rack or block, required or preferred (default). */
+function topologyOf(ctx: Ctx, v: unknown, replicas: number): GangTopology | undefined {
+  if (v === undefined) return undefined;
+  const t = mapping(ctx, v, 'topology', TOPOLOGY_FIELDS);
+  if (t === undefined) return undefined;
+  if (t['level'] === undefined) ctx.p.add('topology.level', 'is required: rack or block');
+  const level = enumOf(ctx, t['level'], 'topology.level', TOPOLOGY_LEVELS, 'rack');
+  const mode = enumOf(ctx, t['mode'], 'topology.mode', TOPOLOGY_MODES, 'preferred');
+  if (replicas < 2) ctx.p.add('topology', 'applies to gangs only; set replicas to 2 or more, or leave topology out');
+  return { level, mode };
+}
+
 function enumOf<T extends string>(ctx: Ctx, v: unknown, path: string, allowed: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
   if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
@@ -603,6 +619,8 @@ export function normaliseJobSpec(value: unknown, opts: JobSpecOptions = {}): Job
     });
   }
   const labels = labelsOf(ctx, s['labels']);
+  const topology = topologyOf(ctx, s['topology'], replicas);
+  if (kind !== 'process' && replicas > 1) ctx.p.add('replicas', `a ${kind} job runs as one replica; leave replicas out, or submit several jobs`);
   const exec = execBytes([...command, ...args], env);
   if (exec > JOB_SPEC_LIMITS.execBytes) ctx.p.add('env', `command, args and env together are ${exec} bytes; at most ${JOB_SPEC_LIMITS.execBytes} are allowed (put large inputs in files)`);
 
@@ -620,6 +638,7 @@ export function normaliseJobSpec(value: unknown, opts: JobSpecOptions = {}): Job
     env: sortedRecord(env),
     resources,
     replicas,
+    ...(topology === undefined ? {} : { topology }),
     priorityClass,
     preemptible,
     maxAttempts,

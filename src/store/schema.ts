@@ -94,6 +94,19 @@ export interface NodesTable {
   registered_at: string;
   heartbeat_at: string;
   agent_version: string;
+  /** Host or IP its peers reach it at (MASTER_ADDR of gangs whose rank 0 it runs); null = its name. */
+  address: string | null;
+}
+
+/** Where each replica of a placed or running gang runs; the rows go when the gang's attempt ends. */
+export interface JobReplicasTable {
+  job_id: string;
+  replica: number;
+  node_id: string;
+  /** MASTER_PORT of the gang's attempt (chosen free among the gangs whose rank 0 shares the node). */
+  master_port: number;
+  /** The replica's attempt once its node leased it; null while it waits to be leased. */
+  attempt_id: string | null;
 }
 
 export interface JobsTable {
@@ -114,12 +127,16 @@ export interface JobsTable {
   created_by: string;
   updated_at: string;
   finished_at: string | null;
+  /** spec.replicas: > 1 is a gang, placed through job_replicas. */
+  replicas: number;
 }
 
 export interface AttemptsTable {
   id: string;
   job_id: string;
   number: number;
+  /** The gang replica (rank) this row runs; 0 for a single-replica job. */
+  replica: number;
   node_id: string;
   lease_token: string;
   lease_expires_at: string;
@@ -137,6 +154,8 @@ export interface JobLogsTable {
   job_id: string;
   seq: number;
   attempt: number;
+  /** The gang replica that wrote it (0 for a single-replica job). */
+  replica: number;
   time: string;
   stream: string; // 'stdout' | 'stderr' | 'system'
   data: string;
@@ -369,6 +388,7 @@ export interface Database {
   nodes: NodesTable;
   jobs: JobsTable;
   attempts: AttemptsTable;
+  job_replicas: JobReplicasTable;
   job_logs: JobLogsTable;
   job_events: JobEventsTable;
   job_artifacts: JobArtifactsTable;

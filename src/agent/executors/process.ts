@@ -55,8 +55,9 @@ function procStat(pid: number): { cpuSeconds: number; rssPeak: number } | null {
 }
 
 /** The attempt's own directory (its HOME; spec files, outputs and the checkpoint directory are relative to it). */
-export function attemptDir(workRoot: string, attempt: Pick<LeasedAttempt, 'jobId' | 'number'>): string {
-  return join(workRoot, attempt.jobId, `attempt-${attempt.number}`);
+export function attemptDir(workRoot: string, attempt: Pick<LeasedAttempt, 'jobId' | 'number' | 'gang'>): string {
+  // Replicas of one gang may share a node (and its work root): each gets its own directory.
+  return join(workRoot, attempt.jobId, attempt.gang === undefined ? `attempt-${attempt.number}` : `attempt-${attempt.number}-rank-${attempt.gang.rank}`);
 }
 
 /** Starts the attempt's process. */
@@ -76,7 +77,6 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
     if (v !== undefined) env[k] = v;
   }
   Object.assign(env, { HOME: dir, TMPDIR: join(dir, 'tmp'), STRATA_JOB_ID: attempt.jobId, STRATA_ATTEMPT: String(attempt.number), STRATA_PROJECT: attempt.project });
-  Object.assign(env, gangEnv(spec, 0, 1, '127.0.0.1', 29500, 0));
   if (spec.checkpointDir !== undefined) {
     // The agent restored the latest committed checkpoint here before starting us (agent/artifacts.ts).
     const ckpt = join(dir, spec.checkpointDir);
@@ -95,7 +95,12 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
       STRATA_TOKEN: attempt.tracking.token,
     });
   }
+  // A single replica is a world of one (its own env may still point elsewhere); a gang replica's
+  // rendezvous variables win over anything of the same name in the spec (jobs/spec-env.ts).
+  const g = attempt.gang;
+  if (g === undefined) Object.assign(env, gangEnv(spec, 0, 1, '127.0.0.1', 29500, 0, 1));
   Object.assign(env, spec.env, attempt.secretEnv);
+  if (g !== undefined) Object.assign(env, gangEnv(spec, g.rank, g.worldSize, g.masterAddr, g.masterPort, g.localRank, g.localWorldSize));
 
   let argv = jobArgv(spec);
   if (spec.kind !== 'process') {
