@@ -201,3 +201,64 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('a gang replica whose node goes silent is lost: the gang stops and is placed again; a draining node gives back the replica it never started', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-gangs-lost-'));
+  writeFileSync(join(dir, 'compute.yaml'), CONFIG);
+  const tp = await startTestPlatform('sqlite', { computeConfigPath: join(dir, 'compute.yaml'), leaseSeconds: 1 });
+  let agent: Agent | undefined;
+  try {
+    const url = await tp.platform.app.fastify.listen({ host: '127.0.0.1', port: 0 });
+    const tokenOf = async (name: string): Promise<string> => String(((await tp.call('POST', '/api/v1/nodes', { body: { name } })).body as Json)['token']);
+    agent = new Agent({
+      client: new StrataClient({ server: url, token: await tokenOf('real') }), name: 'real', region: 'local', pool: 'local-cpu',
+      capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, devices: 0 }, workRoot: join(dir, 'real'), address: '127.0.0.1', graceSeconds: 1, pollSeconds: 1, log: () => undefined,
+    });
+    await agent.start();
+    // A hand-driven node: it leases what is placed on it, then never heartbeats again.
+    const handToken = await tokenOf('hand');
+    const reg = { name: 'hand', region: 'local', pool: 'local-cpu', capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, devices: 0 }, labels: {}, version: 'test', address: '127.0.0.1' };
+    const handId = String(((await tp.call('POST', '/api/v1/agent/register', { token: handToken, body: reg })).body as Json)['id']);
+    const r = await tp.call('POST', '/api/v1/projects/default/jobs', { body: { name: 'fragile', command: ['sleep', '600'], replicas: 2, resources: { cpu: '1', memory: '64Mi' }, maxAttempts: 3, backoff: { initialSeconds: 0.1, maxSeconds: 0.1 } } });
+    assert.equal(r.status, 201, r.text);
+    const id = String((r.body as Json)['id']);
+    const job = async (): Promise<Json> => (await tp.call('GET', `/api/v1/projects/default/jobs/${id}`)).body as Json;
+    const leased = await until('the hand node to lease its replica', async () => {
+      const l = await tp.call('POST', `/api/v1/agent/nodes/${handId}/lease`, { token: handToken, body: { max: 4, waitSeconds: 0.2 } });
+      return ((l.body as Json)['attempts'] as Json[])[0];
+    });
+    const gang = leased['gang'] as Json;
+    assert.equal(gang['worldSize'], 2);
+    assert.equal(gang['masterAddr'], '127.0.0.1');
+    // Its lease expires: that replica is lost, the other one is told to stop, and the gang runs again.
+    await until('the lost replica to requeue the gang', async () => {
+      const j = await job();
+      return (j['events'] as Json[]).some((e) => /lost: its lease expired.*the gang stops/.test(String(e['reason']))) ? j : undefined;
+    });
+    const first = await until('the real replica of attempt 1 to stop', async () => {
+      const a = ((await job())['attemptList'] as Json[]).filter((x) => x['number'] === 1);
+      return a.every((x) => x['endedAt'] !== null) ? a : undefined;
+    });
+    assert.deepEqual(first.map((a) => a['state']).sort(), ['cancelled', 'lost']);
+    // Attempt 2 is placed on both nodes again; the hand node drains without leasing: the gang goes back whole.
+    await until('attempt 2 to start on the real node', async () => {
+      const j = await job();
+      return j['state'] === 'running' && j['attempts'] === 2 ? j : undefined;
+    });
+    const drained = await tp.call('POST', `/api/v1/agent/nodes/${handId}/drain`, { token: handToken });
+    assert.equal((drained.body as Json)['requeued'], 1, drained.text);
+    const back = await until('the gang to wait for room again', async () => {
+      const j = await job();
+      return j['state'] === 'queued' && /gang incomplete: 1 of 2/.test(String(j['reason'])) ? j : undefined;
+    });
+    assert.equal(back['maxAttempts'], 4, 'the node failed attempt 2, not the job: the attempt is given back');
+    const second = await until('the real replica of attempt 2 to stop', async () => {
+      const a = ((await job())['attemptList'] as Json[]).filter((x) => x['number'] === 2);
+      return a.length === 1 && a.every((x) => x['endedAt'] !== null) ? a : undefined;
+    });
+    assert.equal(second[0]?.['state'], 'cancelled');
+  } finally {
+    await agent?.stop(1);
+    await tp.close();
+  }
+});
