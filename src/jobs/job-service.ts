@@ -6,6 +6,7 @@
 // Fencing (research §4.3 S3–S5): an attempt's lease token is checked in the WHERE clause of every
 // heartbeat, log write and completion; a stale holder changes nothing and is told to stop.
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { EventEmitter } from 'node:events';
 import type { Actor, AuditLog, Project, SecretsService } from '../access/index.ts';
 import type { CarbonSignal, ComputeConfig, EnergySample } from '../compute/index.ts';
@@ -122,14 +123,29 @@ export class JobService {
       .where('id', '=', jobId)
       .where('state', 'in', [...from]);
     if (onAttempt !== undefined) q = q.where('attempts', '=', onAttempt);
-    const res = await q.executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) return false;
+    const res = await q.returning('replicas').executeTakeFirst();
+    if (res === undefined) return false;
     // Back in the queue or done: a gang's replica placement goes (unleased replicas are never started).
-    if (to === 'queued' || isTerminal(to)) await tx.deleteFrom('job_replicas').where('job_id', '=', jobId).execute();
-    const last = await tx.selectFrom('job_events').select((eb) => eb.fn.max('seq').as('m')).where('job_id', '=', jobId).executeTakeFirst();
-    const seq = last?.m === null || last?.m === undefined ? 1 : Number(last.m) + 1;
+    if (res.replicas > 1 && (to === 'queued' || isTerminal(to))) await tx.deleteFrom('job_replicas').where('job_id', '=', jobId).execute();
     const prev = from.length === 1 ? (from[0] as string) : from.join('|');
-    await tx.insertInto('job_events').values({ job_id: jobId, seq, time: now, from_state: prev, to_state: to, reason }).execute();
+    // The event takes the job's next sequence number in the same statement.
+    await tx
+      .insertInto('job_events')
+      .columns(['job_id', 'seq', 'time', 'from_state', 'to_state', 'reason'])
+      .expression((eb) =>
+        eb
+          .selectFrom('job_events')
+          .select((e) => [
+            e.val(jobId).as('job_id'),
+            sql<number>`coalesce(max(seq), 0) + 1`.as('seq'),
+            e.val(now).as('time'),
+            e.val(prev).as('from_state'),
+            e.val(to).as('to_state'),
+            e.val(reason).as('reason'),
+          ])
+          .where('job_id', '=', jobId),
+      )
+      .execute();
     await this.audit.append(tx, {
       actor: actorId(actor),
       requestId: actor.requestId,
