@@ -57,12 +57,16 @@ export interface Pool {
   /** Power draw per device at full load, in watts (TDP for chips). */
   readonly powerWattsPerDevice: number;
   readonly labels: Readonly<Record<string, string>>;
-  /** How the scheduler picks among nodes that fit: fill the fullest first (default) or the emptiest. */
+  /**
+   * How the scheduler picks among nodes that fit: fill the fullest first (default), the emptiest,
+   * or `fgd`: where fragmentation of the accelerators grows least against the current mix of job
+   * shapes (fragmentation gradient descent, Weng et al., ATC'23), so large requests still fit later.
+   */
   readonly placement: PoolPlacement;
 }
 
-export type PoolPlacement = 'binpack' | 'spread';
-export const POOL_PLACEMENTS: readonly PoolPlacement[] = ['binpack', 'spread'];
+export type PoolPlacement = 'binpack' | 'spread' | 'fgd';
+export const POOL_PLACEMENTS: readonly PoolPlacement[] = ['binpack', 'spread', 'fgd'];
 
 /** An amount of the resources quotas are written in. */
 export interface QuotaAmount {

@@ -11,8 +11,8 @@
 // a team without an entry, or a flavor its entry does not list, is not limited.
 import type { ComputeConfig, Pool, TeamQuota } from '../compute/index.ts';
 import type { Clock, JobId, NodeId, TeamId } from '../kernel/index.ts';
-import { PRIORITY_CLASS_VALUES, SchedulerEngine } from '../scheduler/index.ts';
-import type { FlavorQuota, JobRequest, PendingReason, PoolSpec, ResourceVector, TeamSpec } from '../scheduler/index.ts';
+import { PRIORITY_CLASS_VALUES, SchedulerEngine, placement } from '../scheduler/index.ts';
+import type { FlavorQuota, JobRequest, NodeScorer, PendingReason, PoolSpec, ResourceVector, TeamSpec } from '../scheduler/index.ts';
 import type { NodeCapacity } from './model.ts';
 import type { JobSpec } from './spec-types.ts';
 
@@ -42,6 +42,34 @@ export function jobFlavors(spec: JobSpec, pools: readonly Pool[]): string[] {
   for (const f of wanted) if (ofKind.some((p) => p.flavor === f && p.capacityType === 'on-demand')) add(f);
   if (spec.preemptible) for (const f of wanted) if (ofKind.some((p) => p.flavor === f && p.capacityType === 'spot')) add(`spot:${f}`);
   return out;
+}
+
+const MIB = 2 ** 20;
+
+/**
+ * The node scorer of `placement: fgd` pools: the decrease of the node's accelerator fragmentation
+ * (expected devices no job of the target workload could use) that placing one replica causes —
+ * higher is better, so the engine picks the node whose fragmentation grows least. Devices are whole
+ * here (a job asks for whole accelerators), so a free device is 1,000 milli and a used one 0.
+ */
+export function fgdScorer(workload: placement.TargetWorkload): NodeScorer {
+  const frag = (total: number, freeDevices: number, cpuFree: number, memoryFree: number, flavor: string): number =>
+    placement.nodeFragmentation({ gpuModel: flavor, cpuFree, memoryFree: memoryFree / MIB, gpuFree: Array.from({ length: total }, (_, i) => (i < freeDevices ? placement.MILLI : 0)) }, workload);
+  return (node, req) => {
+    const r = req.perReplica;
+    const before = frag(node.capacity.devices, node.free.devices, node.free.cpuMillis, node.free.memoryBytes, node.flavor);
+    const after = frag(node.capacity.devices, node.free.devices - r.devices, node.free.cpuMillis - r.cpuMillis, node.free.memoryBytes - r.memoryBytes, node.flavor);
+    return before - after;
+  };
+}
+
+/** The target workload of FGD pools: the shapes of this cycle's running and pending replicas, weighted by count. */
+function workloadOf(jobs: readonly PolicyJob[]): placement.TargetWorkload | undefined {
+  const shapes = jobs.map((j) => {
+    const r = perReplica(j.spec);
+    return { cpuMilli: r.cpuMillis, memoryMiB: r.memoryBytes / MIB, gpuCount: r.devices, gpuMilli: r.devices > 0 ? placement.MILLI : 0, weight: j.spec.replicas };
+  });
+  return shapes.length === 0 ? undefined : placement.workloadFromShapes(shapes);
 }
 
 /** One replica's resources. */
@@ -116,12 +144,14 @@ export function buildEngine(input: {
 }): SchedulerEngine {
   const { compute } = input;
   const regions = new Map(compute.regions.map((r) => [r.name, r]));
+  const workload = compute.pools.some((p) => p.placement === 'fgd') ? workloadOf([...input.active, ...input.pending]) : undefined;
   const pools: PoolSpec[] = compute.pools.map((p) => ({
     name: p.name,
     region: p.region,
     flavor: flavorKey(p),
     capacityType: p.capacityType,
-    strategy: p.placement,
+    // Without any job shape to measure against, an FGD pool packs.
+    strategy: p.placement === 'fgd' ? (workload === undefined ? 'binpack' : 'scored') : p.placement,
     residency: regions.get(p.region)?.dataResidency ?? [],
   }));
   const flavors = [...new Set(pools.map((p) => p.flavor))];
@@ -137,7 +167,7 @@ export function buildEngine(input: {
       ...(n.labels['rack'] === undefined ? {} : { rack: n.labels['rack'] }),
       capacity: { cpuMillis: n.capacity.cpuMillis, memoryBytes: n.capacity.memoryBytes, devices: n.capacity.devices },
     }));
-  const engine = new SchedulerEngine({ pools, nodes, teams }, { clock: input.clock, maxReservations: 0 });
+  const engine = new SchedulerEngine({ pools, nodes, teams }, { clock: input.clock, maxReservations: 0, ...(workload === undefined ? {} : { scorer: fgdScorer(workload) }) });
   const poolOf = new Map(nodes.map((n) => [n.id as string, n.pool]));
   const poolFlavor = new Map(pools.map((p) => [p.name, p.flavor]));
   for (const a of input.active) {
