@@ -107,3 +107,48 @@ test('quotas, waiting reasons and priority preemption through the job system (ha
     await tp.close();
   }
 });
+
+test('backfill around a reservation: a short job with a declared max runtime starts; one that could delay the head job waits and says why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-backfill-'));
+  writeFileSync(join(dir, 'compute.yaml'), CONFIG.replace(/quotas:[\s\S]*$/, ''));
+  const tp = await startTestPlatform('sqlite', { computeConfigPath: join(dir, 'compute.yaml'), leaseSeconds: 30 });
+  try {
+    const n = await tp.call('POST', '/api/v1/nodes', { body: { name: 'bf-node' } });
+    const nodeToken = String((n.body as Json)['token']);
+    const reg = { name: 'bf-node', region: 'local', pool: 'local-cpu', capacity: { cpuMillis: 4000, memoryBytes: 16 * 2 ** 30, devices: 0 }, labels: {}, version: 'test' };
+    const nodeId = String(((await tp.call('POST', '/api/v1/agent/register', { token: nodeToken, body: reg })).body as Json)['id']);
+    const lease = async (): Promise<Json | undefined> => {
+      const l = await tp.call('POST', `/api/v1/agent/nodes/${nodeId}/lease`, { token: nodeToken, body: { max: 1, waitSeconds: 0.2 } });
+      return ((l.body as Json)['attempts'] as Json[])[0];
+    };
+    const submit = async (name: string, cpu: string, extra: Json = {}): Promise<string> => {
+      const r = await tp.call('POST', '/api/v1/projects/default/jobs', { body: { name, command: ['sleep', '600'], maxAttempts: 1, resources: { cpu, memory: '1Gi' }, ...extra } });
+      assert.equal(r.status, 201, r.text);
+      return String((r.body as Json)['id']);
+    };
+    // A 3-CPU job runs for at most an hour; the 4-CPU head job must wait for it and gets a reservation.
+    const running = await submit('running', '3', { maxRuntimeSeconds: 3600 });
+    assert.equal((await until('the first lease', lease))['jobId'], running);
+    const head = await submit('head', '4');
+    await until('the head job to hold a reservation', async () => {
+      const j = await job(tp, head);
+      return /holds a reservation in pool local-cpu/.test(String(j['reason'])) ? j : undefined;
+    });
+    // A 1-CPU job with no declared runtime could still be running when the head job is due: it waits.
+    const open = await submit('open-ended', '1');
+    const held = await until('the open-ended job to wait for the reservation', async () => {
+      const j = await job(tp, open);
+      return /capacity reserved for .* until/.test(String(j['reason'])) ? j : undefined;
+    });
+    assert.equal(held['state'], 'queued');
+    // A 1-CPU job that declares it ends within ten minutes fits before the reservation: it backfills.
+    const short = await submit('short', '1', { maxRuntimeSeconds: 600 });
+    const leased = await until('the short job to be leased', lease);
+    assert.equal(leased['jobId'], short);
+    const events = (await job(tp, short))['events'] as Json[];
+    assert.match(String(events.find((e) => e['to'] === 'admitted')?.['reason']), /backfill/);
+    assert.equal((await job(tp, open))['state'], 'queued');
+  } finally {
+    await tp.close();
+  }
+});

@@ -167,7 +167,7 @@ export function buildEngine(input: {
       ...(n.labels['rack'] === undefined ? {} : { rack: n.labels['rack'] }),
       capacity: { cpuMillis: n.capacity.cpuMillis, memoryBytes: n.capacity.memoryBytes, devices: n.capacity.devices },
     }));
-  const engine = new SchedulerEngine({ pools, nodes, teams }, { clock: input.clock, maxReservations: 0, ...(workload === undefined ? {} : { scorer: fgdScorer(workload) }) });
+  const engine = new SchedulerEngine({ pools, nodes, teams }, { clock: input.clock, ...(workload === undefined ? {} : { scorer: fgdScorer(workload) }) });
   const poolOf = new Map(nodes.map((n) => [n.id as string, n.pool]));
   const poolFlavor = new Map(pools.map((p) => [p.name, p.flavor]));
   for (const a of input.active) {
