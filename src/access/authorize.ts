@@ -46,6 +46,7 @@ export const POLICY = {
   'carbon.read': { on: 'platform', need: 'authenticated' },
   'node.create': { on: 'platform', need: 'platform-admin' },
   'node.drain': { on: 'platform', need: 'platform-admin' },
+  'node.reclaim': { on: 'platform', need: 'platform-admin' },
   'agent.register': { on: 'platform', need: 'node' },
   'agent.work': { on: 'node', need: 'node-self' },
   'audit.checkpoint': { on: 'platform', need: 'platform-admin' },

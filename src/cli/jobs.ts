@@ -179,6 +179,24 @@ export function registerJobs(program: Command): void {
       out.line(`node identity ${name} created; its token (shown once):`);
       out.line(String(r['token']));
     });
+  nodes
+    .command('reclaim')
+    .argument('<node>', 'node id or name')
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .description("reclaim a node's capacity (e.g. a spot interruption): its jobs are preempted, keep their checkpoint and requeue; nothing more is placed there (platform administrators)")
+    .action(async (node: string, opts: { reason?: string }, cmd: Command) => {
+      const { client, out } = commandContext(cmd);
+      let id = node;
+      if (!node.startsWith('node_')) {
+        const all = await client.get<{ nodes: { id: string; name: string }[] }>('/api/v1/nodes');
+        const found = all.nodes.find((n) => n.name === node);
+        if (found === undefined) throw new Error(`no node named '${node}'; see \`strata nodes list\``);
+        id = found.id;
+      }
+      const r = await client.post<{ requeued: number; stopping: number }>(`/api/v1/nodes/${seg(id)}/reclaim`, opts.reason === undefined ? {} : { reason: opts.reason });
+      if (out.json) return out.record(r);
+      out.line(`node ${node} is draining: ${r.stopping} running job${r.stopping === 1 ? '' : 's'} told to stop and requeue (checkpoints kept), ${r.requeued} placed job${r.requeued === 1 ? '' : 's'} sent back to the queue`);
+    });
   program
     .command('regions')
     .description('regions: role, carbon signal, PUE, price multiplier')

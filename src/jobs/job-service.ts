@@ -40,9 +40,12 @@ export interface JobServiceOptions {
 }
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
-/** jobs.cancel_requested: 1 = the user cancelled; 2 = the scheduler preempted it (it requeues). */
+/** jobs.cancel_requested: 1 = the user cancelled; 2 = the scheduler preempted it; 3 = its node's (spot) capacity is being reclaimed. 2 and 3 requeue. */
 const CANCEL_REQUESTED = 1;
 const PREEMPT_REQUESTED = 2;
+const RECLAIM_REQUESTED = 3;
+const isPreempt = (c: number): boolean => c === PREEMPT_REQUESTED || c === RECLAIM_REQUESTED;
+const preemptCause = (c: number): string => (c === RECLAIM_REQUESTED ? 'its node\'s spot capacity was reclaimed' : 'preempted by higher-priority work');
 const SYSTEM: Actor = { principal: null, requestId: null };
 const MAX_LOG_CHUNK = 256 * 1024;
 
@@ -506,6 +509,41 @@ export class JobService {
     return n;
   }
 
+  /**
+   * The node's capacity is being taken away (a spot interruption notice, or an operator reclaiming
+   * it): nothing more is placed on it, work placed there but not started goes back to the queue,
+   * and every running attempt on it is stopped at its next heartbeat as a preemption — it keeps its
+   * checkpoint and requeues without spending an attempt. Returns what was affected.
+   */
+  async reclaimNode(node: NodeInfo, actor: Actor, why: string): Promise<{ requeued: number; stopping: number }> {
+    const out = await this.store.transaction(async (tx) => {
+      await tx.updateTable('nodes').set({ state: 'draining' }).where('id', '=', node.id).execute();
+      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.reclaim', resource: `node/${node.id}`, details: { name: node.name, reason: why } });
+      const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
+      for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${node.name} is being reclaimed (${why})`, actor, { node_id: null });
+      const gangs = await this.requeueUnstartedReplicas(tx, node.id, `node ${node.name} is being reclaimed (${why})`, actor);
+      const live = await tx
+        .selectFrom('attempts')
+        .innerJoin('jobs', 'jobs.id', 'attempts.job_id')
+        .select(['jobs.id', 'jobs.project_id'])
+        .distinct()
+        .where('attempts.node_id', '=', node.id)
+        .where('attempts.state', '=', 'running')
+        .where('jobs.state', '=', 'running')
+        .execute();
+      let stopping = 0;
+      for (const j of live) {
+        const res = await tx.updateTable('jobs').set({ cancel_requested: RECLAIM_REQUESTED, updated_at: this.iso() }).where('id', '=', j.id).where('state', '=', 'running').where('cancel_requested', '=', 0).executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) continue;
+        stopping += 1;
+        await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.preempt', resource: `project/${j.project_id}/job/${j.id}`, project: j.project_id, details: { node: node.id, reason: `spot capacity reclaimed: ${why}` } });
+      }
+      return { requeued: placed.length + gangs, stopping };
+    });
+    this.signals.emit('kick');
+    return out;
+  }
+
   private async leaseNow(node: NodeInfo, actor: Actor, max: number): Promise<LeasedAttempt[]> {
     const now = this.clock.now();
     const leased = await this.store.transaction(async (tx) => {
@@ -695,7 +733,7 @@ export class JobService {
       .executeTakeFirstOrThrow();
     // A gang replica whose gang attempt is over (another replica failed, was lost or the gang was requeued) stops.
     if (job.replicas > 1 && (job.state !== 'running' || job.attempts !== job.number)) return { leaseExpiresAt: expires, cancel: true, reason: `its gang's attempt ${job.number} is over (another replica ended it); stopping this replica` };
-    if (job.cancel_requested === PREEMPT_REQUESTED) return { leaseExpiresAt: expires, cancel: true, reason: 'preempted by higher-priority work (checkpoint kept, requeued)' };
+    if (isPreempt(job.cancel_requested)) return { leaseExpiresAt: expires, cancel: true, reason: `${preemptCause(job.cancel_requested)} (checkpoint kept, requeued)` };
     return { leaseExpiresAt: expires, cancel: job.cancel_requested === CANCEL_REQUESTED };
   }
 
@@ -757,7 +795,7 @@ export class JobService {
       }
       const usage = this.withCarbon(node, job.id, a.number, result.usage);
       const cancelled = job.cancel_requested === CANCEL_REQUESTED;
-      const preempted = job.cancel_requested === PREEMPT_REQUESTED;
+      const preempted = isPreempt(job.cancel_requested);
       const ok = result.exitCode === 0 && !cancelled && !preempted;
       // A gang replica ending after its gang's attempt is over (another replica ended it): it was stopped, not failed.
       const gangOver = job.replicas > 1 && (job.state !== 'running' || job.attempts !== a.number);
@@ -791,7 +829,7 @@ export class JobService {
       if (cancelled) [to, reason] = ['cancelled', 'cancelled by user'];
       else if (preempted) {
         // Preemption is not the job's failure: requeue at once, and give the attempt back.
-        [to, reason] = ['queued', `${gang ? `gang attempt ${a.number}` : `attempt ${a.number}`} preempted by higher-priority work; requeued (checkpoint kept)`];
+        [to, reason] = ['queued', `${gang ? `gang attempt ${a.number}` : `attempt ${a.number}`} stopped: ${preemptCause(job.cancel_requested)}; requeued (checkpoint kept)`];
         patch.node_id = null;
         patch.next_run_at = this.iso(now);
         patch.max_attempts = job.max_attempts + 1;
@@ -860,13 +898,13 @@ export class JobService {
         const res = await tx.updateTable('attempts').set({ state: 'lost', ended_at: this.iso(now), reason: 'lease expired' }).where('id', '=', a.id).where('state', '=', 'running').where('lease_expires_at', '<', this.iso(now)).executeTakeFirst();
         if (Number(res.numUpdatedRows) === 0) return false;
         const job = await tx.selectFrom('jobs').selectAll().where('id', '=', a.job_id).executeTakeFirstOrThrow();
-        const retry = job.cancel_requested === PREEMPT_REQUESTED || (job.attempts < job.max_attempts && job.cancel_requested === 0);
+        const retry = isPreempt(job.cancel_requested) || (job.attempts < job.max_attempts && job.cancel_requested === 0);
         const who = job.replicas > 1 ? `replica ${a.replica} of attempt ${a.number}` : `attempt ${a.number}`;
         return this.transition(
           tx, job.id, job.project_id, ['running'], retry ? 'queued' : job.cancel_requested === CANCEL_REQUESTED ? 'cancelled' : 'failed',
           `${who} lost: its lease expired on node ${a.node_id}${job.replicas > 1 ? '; the gang stops' : ''}${retry ? '; running it again' : ''}`, SYSTEM,
           // A preempted attempt whose holder vanished requeues without spending an attempt, like one that stopped.
-          job.cancel_requested === PREEMPT_REQUESTED ? { node_id: null, next_run_at: this.iso(now), cancel_requested: 0, max_attempts: job.max_attempts + 1 } : { node_id: null, next_run_at: this.iso(now) },
+          isPreempt(job.cancel_requested) ? { node_id: null, next_run_at: this.iso(now), cancel_requested: 0, max_attempts: job.max_attempts + 1 } : { node_id: null, next_run_at: this.iso(now) },
           a.number,
         );
       });

@@ -41,6 +41,7 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
   const projectResource = (name: string): Promise<ProjectResource> => access.projectResource(name);
   const projectOf = projectOfResource;
   const nodeResource = async (id: string): Promise<Resource> => ({ kind: 'node', nodeId: id as NodeInfo['id'], principalId: await jobs.nodeOwner(id) });
+  const ReclaimBody = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'why, e.g. "AWS spot interruption notice, 2 minutes"' })) }, Strict);
   const nodeOf = async (id: string): Promise<NodeInfo> => {
     const n = await jobs.nodeById(id);
     if (n === undefined) throw notFound('node', id);
@@ -205,6 +206,16 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
       },
     }),
 
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/nodes/:node/reclaim',
+      summary: "Reclaim a node's capacity (platform administrators): nothing more is placed there and its running jobs are preempted — they keep their checkpoint and requeue",
+      tags: ['nodes'],
+      schema: { params: NodeParams, body: Type.Optional(ReclaimBody) },
+      authz: { action: 'node.reclaim', resource: () => PLATFORM },
+      handler: async ({ params, body, actor }) => jobs.reclaimNode(await nodeOf(params.node), actor, body?.reason ?? 'reclaimed by a platform administrator'),
+    }),
+
     // ---- agent protocol ----
     defineRoute({
       method: 'POST',
@@ -255,6 +266,15 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
       schema: { params: NodeParams },
       authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
       handler: async ({ params, actor }) => jobs.drainNode(await nodeOf(params.node), actor),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/agent/nodes/:node/reclaim',
+      summary: 'The machine got a spot interruption notice: preempt what runs here (checkpoint kept, requeued) and place nothing more',
+      tags: ['agent'],
+      schema: { params: NodeParams, body: Type.Optional(ReclaimBody) },
+      authz: { action: 'agent.work', resource: ({ params }) => nodeResource(params.node) },
+      handler: async ({ params, body, actor }) => jobs.reclaimNode(await nodeOf(params.node), actor, body?.reason ?? 'spot interruption notice'),
     }),
     defineRoute({
       method: 'POST',
