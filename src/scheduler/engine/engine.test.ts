@@ -484,20 +484,20 @@ test('rejects malformed input with a message that says what to fix', () => {
   assert.throws(() => e.setTeam(team('w', {}, { weight: 0 })), /weight/);
 });
 
-test('wake budgets retry a team’s parked jobs in queue order; a periodic full retry catches the rest', () => {
-  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 8), [team('t', { a100: q(64) })], { fullRetryEveryMs: 60_000 });
+test('wake budgets retry a team’s parked jobs in queue order (big ones up to a bound); a periodic full retry catches the rest', () => {
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 8), [team('t', { a100: q(200) })], { fullRetryEveryMs: 60_000, maxReservations: 0 });
   const a = job('t', 6);
   const b = job('t', 2);
   e.submit(a);
   e.submit(b);
   e.schedule();
-  const big = job('t', 8);
+  // More big jobs wait than one wake retries (8 beyond the budget), then a small one.
+  const bigs = Array.from({ length: 10 }, () => job('t', 8));
   const small = job('t', 2);
-  e.submit(big);
-  e.submit(small);
+  for (const j of [...bigs, small]) e.submit(j);
   e.schedule();
-  assert.equal(pendingKind(e, big.id), 'no-capacity');
-  e.finish(b.id); // frees 2 devices: the team's first parked job (big) is retried, and fails
+  assert.equal(pendingKind(e, bigs[0]!.id), 'no-capacity');
+  e.finish(b.id); // frees 2 devices: the first parked big jobs are retried and fail; the small one is not reached
   clock.advance(1000);
   assert.equal(e.schedule().decisions.length, 0);
   assert.equal(pendingKind(e, small.id), 'no-capacity');
@@ -524,4 +524,30 @@ test('a rebuilt engine seeded with a team\'s decayed share orders teams as the l
   assert.ok(remembered.b > remembered.a, `with history b gets more of the capacity (a ${remembered.a}, b ${remembered.b})`);
   assert.ok(remembered.b > fresh.b, 'history changes the order compared with no history');
   assert.throws(() => engine([pool('p', 'a100')], nodes('p', 1, 8), [{ ...team('x', { a100: q(1) }), history: { decayedShare: Number.NaN, at: T0 } }]), /history must be a finite share/);
+});
+
+test('wakes: a quota-parked job is retried as soon as its team headroom (with what the cohort lends) covers it', () => {
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 2), [team('a', { a100: q(1) }, { cohort: 'c' }), team('b', { a100: q(1) }, { cohort: 'c' })]);
+  const j1 = job('a', 1);
+  const j2 = job('a', 2);
+  e.submit(j1);
+  e.submit(j2);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [j1.id]);
+  clock.advance(1000);
+  e.finish(j1.id);
+  // j2 needs a's freed device and the one b lends: admitted on this cycle, not on the next full retry.
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [j2.id]);
+});
+
+test('wakes: a small parked job that fits freed capacity is not left behind a big parked one that cannot', () => {
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 4), [team('t', { a100: q(8) })]);
+  const a1 = job('t', 3);
+  const a2 = job('t', 1);
+  const big = job('t', 4);
+  const small = job('t', 1);
+  for (const j of [a1, a2, big, small]) e.submit(j);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [a1.id, a2.id]);
+  clock.advance(1000);
+  e.finish(a2.id);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [small.id]);
 });

@@ -161,6 +161,9 @@ const DEFER: Attempt = { ok: false, reason: undefined };
  */
 const RESERVATION_TRIES_PER_CYCLE = 2;
 
+/** Parked jobs larger than the freed capacity retried per wake without counting against it. */
+const LARGE_WAKES = 8;
+
 /** Bounds on one preemption search: candidates looked at, and victims tried. */
 const MAX_VICTIMS_SCANNED = 512;
 const MAX_VICTIMS_LIFTED = 64;
@@ -591,8 +594,9 @@ export class SchedulerEngine {
     if (wake) {
       const freed = this.capacity.unitsFor(j.flavor, j.total);
       this.wakeCapacity(j.flavor, freed);
-      // Quota-blocked jobs of the cohort: what was freed, as far as each team's headroom allows.
-      for (const t of this.ledger.cohortOf(j.team.state)) this.wake(this.quotaKey(t, j.flavor), Math.min(freed, this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor))));
+      // Quota-blocked jobs of the cohort: up to each team's whole headroom now (not just what this
+      // job freed: a parked job may need the freed quota together with headroom it already had).
+      for (const t of this.ledger.cohortOf(j.team.state)) this.wakeQuota(this.quotaKey(t, j.flavor), this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)));
     }
     j.pool = undefined;
     j.items = [];
@@ -720,6 +724,12 @@ export class SchedulerEngine {
     this.wakes.set(key, (this.wakes.get(key) ?? 0) + units);
   }
 
+  /** Records a team's quota headroom for jobs parked on its quota key (the largest seen until the next flush). */
+  private wakeQuota(key: string, headroomUnits: number): void {
+    if (!this.parked.has(key) || headroomUnits <= 0) return;
+    this.wakes.set(key, Math.max(this.wakes.get(key) ?? 0, headroomUnits));
+  }
+
   /**
    * Moves parked jobs back to their team queues: on each woken key, jobs in queue order until their
    * demand covers the budget (at least one). A team's best candidates for the freed capacity are
@@ -766,15 +776,22 @@ export class SchedulerEngine {
     }
   }
 
-  /** Wakes jobs of a capacity key in queue order until their demand covers `budget` (at least one); returns the demand woken. */
+  /**
+   * Wakes jobs of a capacity key in queue order until their demand covers `budget` (at least one);
+   * returns the demand woken. A job larger than the whole budget is retried too but does not use it
+   * up (up to LARGE_WAKES of them), so a small job that fits is not left behind a big one that cannot.
+   */
   private wakeFrom(set: Extract<ParkedSet, { kind: 'capacity' }>, budget: number): number {
     let woken = 0;
     let demand = 0;
-    while (set.heap.size > 0 && (demand < budget || woken === 0)) {
+    let large = 0;
+    while (set.heap.size > 0 && (demand < budget || woken === 0) && large <= LARGE_WAKES) {
       const e = set.heap.pop()!;
       const j = e.job;
       if (j.phase !== 'parked' || e.ticket !== j.ticket) continue;
-      demand += Math.max(1, this.capacity.unitsFor(set.flavor, j.total));
+      const units = Math.max(1, this.capacity.unitsFor(set.flavor, j.total));
+      if (units > budget) large++;
+      else demand += units;
       woken++;
       this.requeueParked(j);
     }
