@@ -125,5 +125,13 @@ function iterableToStream(it: AsyncIterable<Uint8Array>): ReadableStream<Uint8Ar
   });
 }
 
-/** Encodes one path segment (names are validated server-side; this keeps odd input from changing the path). */
-export const seg = (s: string): string => encodeURIComponent(s);
+/**
+ * Encodes one path segment (names are validated server-side; this keeps odd input from changing the
+ * path). '', '.' and '..' are refused here: URL parsing (WHATWG, RFC 3986 §5.2.4) would drop or
+ * resolve them — encoded as %2E too — and send the request to another route. No name, id or
+ * artifact path the server accepts is one of them.
+ */
+export const seg = (s: string): string => {
+  if (s === '' || s === '.' || s === '..') throw new StrataApiError(400, 'bad_request', `${JSON.stringify(s)} cannot be a name, id or path segment: give the name itself (artifact paths are relative, without '.' or '..' parts)`, { segment: s });
+  return encodeURIComponent(s);
+};
