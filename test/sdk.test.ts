@@ -21,6 +21,7 @@ import type {
   DatasetLineage,
   Experiment,
   GateDecision,
+  GateCheckResult,
   JobArtifact,
   JobDetail,
   JobEvent,
@@ -93,6 +94,7 @@ const ALIAS_SET = fields<AliasSet>()(['alias', 'version', 'gate']);
 const CARD = fields<ModelCard>()(['intendedUse', 'data', 'metrics', 'limitations', 'fairness', 'updatedTime', 'updatedBy']);
 const GATE = fields<PromotionGate>()(['alias', 'requireModelCard', 'metrics', 'updatedTime', 'updatedBy']);
 const GATE_DECISION = fields<GateDecision>()(['alias', 'allowed', 'checks']);
+const GATE_CHECK = fields<GateCheckResult>()(['alias', 'allowed', 'checks', 'gated']);
 const BUNDLE = fields<ProvenanceBundle>()(['name', 'version', 'record', 'seq', 'entry', 'checkpoint', 'proof', 'files', 'publicKey']);
 const RECORD = fields<ProvenanceRecord>()(['v', 'type', 'project', 'model', 'source', 'manifestDigest', 'files', 'size', 'run', 'codeRevision', 'codeSource', 'datasets', 'metrics', 'createdAt', 'createdBy']);
 const AUDIT_ENTRY = fields<AuditEntry>()(['v', 'seq', 'time', 'actor', 'action', 'resource', 'project', 'outcome', 'requestId', 'beforeHash', 'afterHash', 'details', 'leafHash']);
@@ -460,7 +462,8 @@ for (const kind of databaseKinds) {
       assertShape('PromotionGate', gate, GATE);
       assert.deepEqual((await registry.gates()).map((g) => g.alias), ['production']);
       const before = await registry.checkGate('sdk-classifier', 1, 'production');
-      assertShape('GateDecision', before, GATE_DECISION);
+      assertShape('GateCheckResult', before, GATE_CHECK);
+      assert.equal(before.gated, true);
       assert.equal(before.allowed, false);
       assert.deepEqual(before.checks.map((c) => [c.kind, c.ok]), [['model-card', false], ['metric', true]]);
       await rejectsWith(registry.setAlias('sdk-classifier', 'production', 1), 403, /model card/);
@@ -471,8 +474,8 @@ for (const kind of databaseKinds) {
       const promoted = await registry.setAlias('sdk-classifier', 'production', 1);
       assert.equal(promoted.gate?.allowed, true);
       assertShape('GateDecision', promoted.gate, GATE_DECISION);
-      // Without a gate the check answers {allowed: true, checks: [], gate: null} (see the report: not the decision's shape).
-      assert.deepEqual(await registry.checkGate('sdk-classifier', 1, 'staging'), { alias: 'staging', allowed: true, checks: [], gate: null });
+      // Without a gate the check answers in the same shape: allowed, no checks, not gated.
+      assert.deepEqual(await registry.checkGate('sdk-classifier', 1, 'staging'), { alias: 'staging', allowed: true, checks: [], gated: false });
       await registry.deleteGate('production');
       assert.deepEqual(await registry.gates(), []);
 

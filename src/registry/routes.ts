@@ -408,7 +408,11 @@ export function registryRoutes({ access, registry }: RegistryRoutesDeps): RouteS
       tags,
       schema: { params: Type.Object({ project: ProjectName, name: ModelName, version: VersionT, alias: AliasT }, Strict) },
       authz: read,
-      handler: async ({ params, resource }) => (await registry.checkGate(pid(resource), params.name, parseVersion(params.version), params.alias)) ?? { alias: params.alias, allowed: true, checks: [], gate: null },
+      handler: async ({ params, resource }) => {
+        const d = await registry.checkGate(pid(resource), params.name, parseVersion(params.version), params.alias);
+        // One shape either way: `gated` says whether the alias has a gate at all.
+        return d === undefined ? { alias: params.alias, allowed: true, checks: [], gated: false } : { ...d, gated: true };
+      },
     }),
 
     // ---- promotion gates ----

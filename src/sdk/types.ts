@@ -427,8 +427,8 @@ export interface GateDecision {
   readonly checks: readonly GateCheck[];
 }
 
-/** What checking a gate answers: a decision, or for an alias without a gate `{allowed: true, checks: [], gate: null}`. */
-export type GateCheckResult = GateDecision & { readonly gate?: null };
+/** What checking a gate answers: the decision, and whether the alias has a gate at all (without one: allowed, no checks). */
+export type GateCheckResult = GateDecision & { readonly gated: boolean };
 
 /** What setting an alias answers: the gate's decision when the alias has a gate (a refusal is a 403 instead). */
 export interface AliasSet {
