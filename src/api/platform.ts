@@ -14,8 +14,8 @@ import type { ComputeConfig } from '../compute/index.ts';
 import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, startControllers } from '../jobs/index.ts';
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
-import { RunArtifacts, TrackingService, artifactRoutes, trackingRoutes } from '../tracking/index.ts';
-import { mlflowArtifactRoutes, mlflowRegistryRoutes, mlflowRoutes } from './mlflow/index.ts';
+import { LoggedModelArtifacts, LoggedModels, RunArtifacts, TrackingService, artifactRoutes, trackingRoutes } from '../tracking/index.ts';
+import { mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes } from './mlflow/index.ts';
 import { RegistryService, registryRoutes, runArtifactSources } from '../registry/index.ts';
 import type { ModelSourceResolver } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
@@ -56,6 +56,9 @@ export interface Platform {
   readonly registry: RegistryService;
   /** Run artifact trees (MLflow artifact proxy and the Strata API). */
   readonly runArtifacts: RunArtifacts;
+  /** MLflow 3.x logged models and their artifact trees. */
+  readonly loggedModels: LoggedModels;
+  readonly modelArtifacts: LoggedModelArtifacts;
   readonly compute: ComputeConfig;
   readonly app: StrataApp;
   /** Set on the first start only: the platform-admin token, to show once. */
@@ -95,6 +98,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const artifacts = new JobArtifacts(store, audit, clock, blobsFor);
     const tracking = new TrackingService(store, audit, clock);
     const runArtifacts = new RunArtifacts(store, audit, clock, blobsFor);
+    const loggedModels = new LoggedModels(store, audit, clock);
+    const modelArtifacts = new LoggedModelArtifacts(store, clock, blobsFor);
     const registry = new RegistryService({ store, audit, clock, tracking, blobsFor, resolveSource: config.resolveModelSource ?? runArtifactSources(store) });
     const sideLog = config.logger === undefined || config.logger === false ? undefined : config.logger;
     const jobs = new JobService(store, audit, secrets, compute, ids, clock, {
@@ -113,7 +118,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
@@ -135,6 +140,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       tracking,
       registry,
       runArtifacts,
+      loggedModels,
+      modelArtifacts,
       compute,
       app,
       bootstrapToken: boot?.token ?? null,

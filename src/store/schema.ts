@@ -366,6 +366,12 @@ export interface PromotionGatesTable {
 }
 
 export interface Database {
+  logged_models: LoggedModelsTable;
+  logged_model_params: LoggedModelParamsTable;
+  logged_model_tags: LoggedModelTagsTable;
+  logged_model_metrics: LoggedModelMetricsTable;
+  logged_model_artifacts: LoggedModelArtifactsTable;
+  run_model_outputs: RunModelOutputsTable;
   registered_models: RegisteredModelsTable;
   registered_model_tags: RegisteredModelTagsTable;
   model_versions: ModelVersionsTable;
@@ -400,4 +406,76 @@ export interface Database {
   role_bindings: RoleBindingsTable;
   audit_events: AuditEventsTable;
   secrets: SecretsTable;
+}
+
+// ---- logged models (migration 0009, MLflow 3.x) ----
+
+/** An MLflow 3.x logged model: a model of an experiment, with its own params, tags, metrics and artifact tree. */
+export interface LoggedModelsTable {
+  /** `m-<32 hex>`. */
+  id: string;
+  experiment_id: string;
+  project_id: string;
+  name: string;
+  /** `mlflow-artifacts:/<experiment>/models/<id>/artifacts` (served by the artifact proxy). */
+  artifact_location: string;
+  creation_timestamp_ms: number;
+  last_updated_timestamp_ms: number;
+  /** LoggedModelStatus by name: LOGGED_MODEL_PENDING | LOGGED_MODEL_READY | LOGGED_MODEL_UPLOAD_FAILED. */
+  status: string;
+  status_message: string;
+  /** '' when not given. */
+  model_type: string;
+  source_run_id: string | null;
+  /** active | deleted (soft delete, like runs). */
+  lifecycle_stage: string;
+  created_by: string;
+}
+
+export interface LoggedModelParamsTable {
+  model_id: string;
+  experiment_id: string;
+  key: string;
+  value: string;
+}
+
+export interface LoggedModelTagsTable {
+  model_id: string;
+  experiment_id: string;
+  key: string;
+  value: string;
+}
+
+/** Metric points logged with a `model_id` (the run keeps its own copy in run_metrics). */
+export interface LoggedModelMetricsTable {
+  model_id: string;
+  key: string;
+  timestamp: number;
+  step: number;
+  /** 0 when is_nan = 1. */
+  value: number;
+  is_nan: number;
+  run_id: string;
+  /** '' when the point names no dataset. */
+  dataset_name: string;
+  dataset_digest: string;
+  experiment_id: string;
+}
+
+/** A logged model's artifact tree: (model, normalised path) → content digest in the project's blob store. */
+export interface LoggedModelArtifactsTable {
+  model_id: string;
+  path: string;
+  project_id: string;
+  digest: string;
+  size: number;
+  /** Epoch milliseconds. */
+  created_at: number;
+}
+
+/** MLflow 3.x run outputs: the logged models a run produced, at a step. */
+export interface RunModelOutputsTable {
+  run_id: string;
+  model_id: string;
+  step: number;
 }

@@ -15,10 +15,10 @@ export interface ArtifactResponse {
 }
 
 /**
- * Answers a download of one run artifact: 404 when there is no file at `path`, the whole file or
+ * Answers a download of one run (or logged-model) artifact: 404 when there is no file at `path`, the whole file or
  * the requested range otherwise, with length, ETag (the content digest) and attachment headers.
  */
-export async function serveRunArtifact(artifacts: RunArtifacts, projectId: ProjectId, runId: string, path: ArtifactPath, res: ArtifactResponse): Promise<Readable> {
+export async function serveRunArtifact(artifacts: Pick<RunArtifacts, 'file' | 'open'>, projectId: ProjectId, runId: string, path: ArtifactPath, res: ArtifactResponse): Promise<Readable> {
   const file = await artifacts.file(projectId, runId, path);
   let range: { start: number; end: number } | undefined;
   try {

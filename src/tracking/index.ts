@@ -13,3 +13,25 @@ export { artifactRoutes, listingJson, DIGEST_HEADER } from './artifact-routes.ts
 export type { ArtifactRoutesDeps } from './artifact-routes.ts';
 export { serveRunArtifact } from './artifact-http.ts';
 export type { ArtifactResponse } from './artifact-http.ts';
+export { LoggedModels, randomLoggedModelIds, loggedModelArtifactUriOf, noLoggedModel, LOGGED_MODEL_STATUSES, FINAL_LOGGED_MODEL_STATUSES, LOGGED_MODEL_ID_PATTERN, LOGGED_MODEL_LIMITS } from './logged-models.ts';
+export type {
+  LoggedModel,
+  LoggedModelId,
+  LoggedModelInfo,
+  LoggedModelMetric,
+  LoggedModelStatus,
+  FinalLoggedModelStatus,
+  LoggedModelRegistration,
+  LoggedModelScope,
+  LoggedModelIds,
+  LoggedModelOrderBy,
+  ModelMetricInput,
+  ModelOutput,
+  CreateLoggedModelInput,
+  SearchLoggedModelsInput,
+} from './logged-models.ts';
+export type { DatasetRef } from './logged-model-sql.ts';
+export { LoggedModelArtifacts } from './logged-model-artifacts.ts';
+export type { LoggedModelArtifactRoot } from './logged-model-artifacts.ts';
+export { parseLoggedModelFilter } from './search-filter.ts';
+export type { LoggedModelClause } from './search-filter.ts';

@@ -407,6 +407,59 @@ export function parseExperimentFilter(text: string): ParseResult<readonly Experi
   return attempt(() => scanClauses(text).map(classifyExperiment));
 }
 
+// ---- logged models (MLflow 3.x SearchLoggedModels) -----------------------------------------------
+
+export const LOGGED_MODEL_STRING_ATTRIBUTES = ['name', 'model_id', 'model_type', 'status', 'source_run_id'] as const;
+export type LoggedModelStringAttribute = (typeof LOGGED_MODEL_STRING_ATTRIBUTES)[number];
+export const LOGGED_MODEL_NUMERIC_ATTRIBUTES = ['creation_timestamp', 'last_updated_timestamp'] as const;
+export type LoggedModelNumericAttribute = (typeof LOGGED_MODEL_NUMERIC_ATTRIBUTES)[number];
+
+/** One comparison of a logged-model filter. A metric comparison matches any point of the model's metric. */
+export type LoggedModelClause =
+  | { readonly kind: 'metric'; readonly key: string; readonly op: NumericOp; readonly value: number }
+  | { readonly kind: 'param'; readonly key: string; readonly op: StringOp; readonly value: string }
+  | { readonly kind: 'tag'; readonly key: string; readonly op: StringOp; readonly value: string }
+  | { readonly kind: 'attribute'; readonly key: LoggedModelStringAttribute; readonly op: StringOp; readonly value: string }
+  | { readonly kind: 'attribute-set'; readonly key: LoggedModelStringAttribute; readonly op: SetOp; readonly values: readonly string[] }
+  | { readonly kind: 'numeric-attribute'; readonly key: LoggedModelNumericAttribute; readonly op: NumericOp; readonly value: number };
+
+/** Logged-model attribute names and MLflow's aliases for them (`creation_time`, `..._ms`). */
+export function loggedModelAttribute(key: string): LoggedModelStringAttribute | LoggedModelNumericAttribute | undefined {
+  const k = key.toLowerCase();
+  if (k === 'creation_timestamp' || k === 'creation_time' || k === 'creation_timestamp_ms') return 'creation_timestamp';
+  if (k === 'last_updated_timestamp' || k === 'last_updated_time' || k === 'last_updated_timestamp_ms') return 'last_updated_timestamp';
+  return (LOGGED_MODEL_STRING_ATTRIBUTES as readonly string[]).includes(k) ? (k as LoggedModelStringAttribute) : undefined;
+}
+
+function classifyLoggedModel(c: RawClause): LoggedModelClause {
+  const { ident } = c;
+  switch (ident.type) {
+    case 'metric':
+      return { kind: 'metric', key: ident.key, ...numeric(c, ident.text) };
+    case 'param':
+      return { kind: 'param', key: ident.key, ...str(c, ident.text) };
+    case 'tag':
+      return { kind: 'tag', key: ident.key, ...str(c, ident.text) };
+    case 'dataset':
+      return fail(`logged models cannot be filtered on ${ident.text}: name the datasets in the request's 'datasets' field instead`, ident.position);
+    case 'attribute': {
+      const key = loggedModelAttribute(ident.key);
+      if (key === undefined) {
+        fail(`invalid logged model attribute '${ident.key}': use one of ${[...LOGGED_MODEL_STRING_ATTRIBUTES, ...LOGGED_MODEL_NUMERIC_ATTRIBUTES].join(', ')} (or metrics., params., tags.)`, ident.position);
+      }
+      if (key === 'creation_timestamp' || key === 'last_updated_timestamp') return { kind: 'numeric-attribute', key, ...numeric(c, ident.text) };
+      const k = key as LoggedModelStringAttribute;
+      if (isSetOp(c.op)) return { kind: 'attribute-set', key: k, ...set(c, ident.text) };
+      return { kind: 'attribute', key: k, ...str(c, ident.text) };
+    }
+  }
+}
+
+/** Parses a logged-model filter (`name = 'm' AND tags.stage = 'prod' AND metrics.acc > 0.9`). Empty means no filter. */
+export function parseLoggedModelFilter(text: string): ParseResult<readonly LoggedModelClause[]> {
+  return attempt(() => scanClauses(text).map(classifyLoggedModel));
+}
+
 // ---- order_by -----------------------------------------------------------------------------------
 
 function scanOrderItem(text: string): { ident: Identifier; ascending: boolean } {

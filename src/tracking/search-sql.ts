@@ -21,7 +21,7 @@ type Sql = RawBuilder<unknown>;
 const numericOp = (op: NumericOp): Sql => sql.raw(op);
 
 /** A string comparison on `column` (LIKE is case-sensitive and ILIKE is not, on both databases). */
-function stringCompare(dialect: DialectName, column: Sql, op: StringOp, value: string, indexed: boolean): Sql {
+export function stringCompare(dialect: DialectName, column: Sql, op: StringOp, value: string, indexed: boolean): Sql {
   switch (op) {
     case '=':
       // The indexes on params/tags cover a prefix of the value (PostgreSQL caps index entries);

@@ -88,6 +88,8 @@ export interface LogBatchInput {
   readonly metrics?: readonly Metric[];
   readonly params?: readonly Param[];
   readonly tags?: readonly Tag[];
+  /** More writes in the same transaction, once the run is known to be active (logged-model metric points, MLflow 3.x). */
+  readonly also?: (tx: Tx) => Promise<void>;
 }
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
@@ -522,6 +524,7 @@ export class TrackingService {
         const name = tags.find((t) => t.key === SYSTEM_TAGS.runName);
         if (name !== undefined) await tx.updateTable('runs').set({ name: name.value }).where('id', '=', runId).execute();
       }
+      if (input.also !== undefined) await input.also(tx);
     });
   }
 

@@ -9,9 +9,11 @@
 //
 // (each also under /ajax-api/2.0/…). A run's artifact_uri is `mlflow-artifacts:/<exp>/<run>/artifacts`;
 // the client turns it into `<tracking URI>/api/2.0/mlflow-artifacts/artifacts/<exp>/<run>/artifacts`
-// and appends the file's path, so the proxy namespace here is exactly the runs' trees: a path that
-// is not `<experiment id>/<run id>/artifacts[/…]` of a run the caller can see is refused (400) or
-// not found (404). Every path goes through `normaliseArtifactPath` before a run is looked up or a
+// and appends the file's path, so the proxy namespace here is exactly the runs' trees and, since
+// MLflow 3.x, the logged models' (artifact_uri `mlflow-artifacts:/<exp>/models/<model id>/artifacts`:
+// upload, download and list; a model's files are not deleted one by one): a path that is not
+// `<experiment id>/<run id>/artifacts[/…]` of a run, or `<experiment id>/models/<model id>/artifacts[/…]`
+// of a logged model, the caller can see is refused (400) or not found (404). Every path goes through `normaliseArtifactPath` before a run is looked up or a
 // byte is read — the regression inputs of CVE-2023-30172, CVE-2023-6831 and its bypass
 // CVE-2024-1560 (double encoding), CVE-2024-3848 ('?' in a path) answer 400 and write nothing.
 // The UI's POST `/ajax-api/2.0/mlflow/upload-artifact` is not served: it takes raw bytes with a
@@ -21,8 +23,8 @@ import { defineRoute } from '../../access/index.ts';
 import type { ArtifactPath } from '../../blobs/index.ts';
 import { normaliseArtifactPath } from '../../blobs/index.ts';
 import { StrataError, badRequest } from '../../kernel/index.ts';
-import type { RunArtifacts, TrackingService } from '../../tracking/index.ts';
-import { EXPERIMENT_ID_PATTERN, RUN_ARTIFACT_LIMITS, RUN_ID_PATTERN, TRACKING_ACTIONS, mayWriteRun, serveRunArtifact } from '../../tracking/index.ts';
+import type { LoggedModelArtifacts, LoggedModels, RunArtifacts, TrackingService } from '../../tracking/index.ts';
+import { EXPERIMENT_ID_PATTERN, RUN_ARTIFACT_LIMITS, RUN_ID_PATTERN, TRACKING_ACTIONS, mayWriteRun, noLoggedModel, serveRunArtifact } from '../../tracking/index.ts';
 import type { MlflowInput } from './protocol.ts';
 import { optString, requestMessage, runIdOf } from './protocol.ts';
 import { MLFLOW_PREFIXES } from './routes.ts';
@@ -30,6 +32,9 @@ import { MLFLOW_PREFIXES } from './routes.ts';
 export interface MlflowArtifactRoutesDeps {
   readonly tracking: TrackingService;
   readonly artifacts: RunArtifacts;
+  /** MLflow 3.x logged models and their artifact trees (`<experiment id>/models/<model id>/artifacts/…`). */
+  readonly loggedModels: LoggedModels;
+  readonly modelArtifacts: LoggedModelArtifacts;
 }
 
 /** URL prefixes of the artifact proxy (the REST API's and the UI's). */
@@ -69,6 +74,38 @@ export function proxyTarget(raw: string, field = 'path'): ProxyTarget {
   return { experimentId, runId, path: rest.length === 0 ? undefined : normaliseArtifactPath(rest.join('/'), { field }) };
 }
 
+/** Where a proxy path points in a logged model's tree. */
+export interface ModelProxyTarget {
+  readonly experimentId: string;
+  readonly modelId: string;
+  readonly path: ArtifactPath | undefined;
+}
+
+const MODEL_ROOT = /^([^/]+)\/models\/(m-[0-9a-f]{32})\/artifacts(?:\/(.*))?$/;
+
+/**
+ * Parses a proxy path `<experiment id>/models/<model id>/artifacts[/<path>]` (a logged model's tree),
+ * or undefined when the path has another shape (then it must name a run's tree: `proxyTarget`). The
+ * whole path is checked by `normaliseArtifactPath` first.
+ */
+export function modelProxyTarget(raw: string, field = 'path'): ModelProxyTarget | undefined {
+  const trimmed = raw.endsWith('/artifacts/') ? raw.slice(0, -1) : raw;
+  if (trimmed === '') return undefined;
+  const whole = normaliseArtifactPath(trimmed, { field });
+  const m = MODEL_ROOT.exec(whole);
+  if (m === null || !EXPERIMENT_ID_RE.test(m[1] as string)) return undefined;
+  const rest = m[3];
+  return { experimentId: m[1] as string, modelId: m[2] as string, path: rest === undefined || rest === '' ? undefined : normaliseArtifactPath(rest, { field }) };
+}
+
+type Target = ({ readonly kind: 'run' } & ProxyTarget) | ({ readonly kind: 'model' } & ModelProxyTarget);
+
+/** A proxy path: a logged model's tree, else a run's. */
+function targetOf(raw: string, field = 'path'): Target {
+  const model = modelProxyTarget(raw, field);
+  return model !== undefined ? { kind: 'model', ...model } : { kind: 'run', ...proxyTarget(raw, field) };
+}
+
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 const wildcard = (input: { params: unknown }): string => {
   const p = input.params as Record<string, unknown>;
@@ -76,7 +113,7 @@ const wildcard = (input: { params: unknown }): string => {
 };
 
 /** The MLflow artifact routes (proxy, artifacts/list, get-artifact); register beside `mlflowRoutes`. */
-export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRoutesDeps): RouteSpec[] {
+export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelArtifacts }: MlflowArtifactRoutesDeps): RouteSpec[] {
   const resourceOf = async (projectId: string): Promise<ProjectResource> => {
     const p = await tracking.project(projectId);
     if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
@@ -91,6 +128,13 @@ export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRout
     }
     return resourceOf(scope.projectId);
   };
+  /** The project of a logged model; 404 when there is no such model in that experiment. */
+  const byModel = async (modelId: string, experimentId: string): Promise<ProjectResource> => {
+    const scope = await loggedModels.scope(modelId);
+    if (scope === undefined || scope.experimentId !== experimentId) throw noLoggedModel(modelId);
+    return resourceOf(scope.projectId);
+  };
+  const byTarget = (t: Target): Promise<ProjectResource> => (t.kind === 'model' ? byModel(t.modelId, t.experimentId) : byRun(t.runId, t.experimentId));
   const projectOf = (r: Resource): ProjectResource => {
     if (r.kind !== 'project') throw new StrataError('internal', 'MLflow artifact calls resolve to a project');
     return r;
@@ -98,12 +142,17 @@ export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRout
   const mayWrite = (principal: Principal, runId: string): void => {
     if (!mayWriteRun(principal, runId)) throw new StrataError('not_found', `Run with id=${runId} not found`, { details: { run: runId } });
   };
-  const needFile = (t: ProxyTarget): ArtifactPath => {
+  /** A run-scoped token writes only to its run's tree and to the models whose source run it is. */
+  const mayWriteTarget = async (principal: Principal, t: Target): Promise<void> => {
+    if (t.kind === 'run') return mayWrite(principal, t.runId);
+    if (principal.scope !== undefined && (await loggedModels.scope(t.modelId))?.sourceRunId !== principal.scope.runId) throw noLoggedModel(t.modelId);
+  };
+  const needFile = (t: ProxyTarget | ModelProxyTarget): ArtifactPath => {
     if (t.path === undefined) throw badRequest("name a file under the run's artifacts (<experiment id>/<run id>/artifacts/<path>); list directories with GET /api/2.0/mlflow-artifacts/artifacts?path=…", { field: 'path' });
     return t.path;
   };
   /** The proxy list's `path` query parameter. */
-  const listTarget = (input: MlflowInput): ProxyTarget => proxyTarget(optString(requestMessage('GET', input), 'path') ?? '', 'path');
+  const listTarget = (input: MlflowInput): Target => targetOf(optString(requestMessage('GET', input), 'path') ?? '', 'path');
 
   const specs: RouteSpec[] = [];
   for (const prefix of MLFLOW_ARTIFACT_PREFIXES) {
@@ -118,10 +167,7 @@ export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRout
         ...extra,
         authz: {
           action: TRACKING_ACTIONS[access],
-          resource: (input) => {
-            const t = proxyTarget(wildcard(input));
-            return byRun(t.runId, t.experimentId);
-          },
+          resource: (input) => byTarget(targetOf(wildcard(input))),
         },
         handler,
       });
@@ -131,21 +177,24 @@ export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRout
         'MLflow artifact proxy: upload one file (raw body, any Content-Type), streamed into the project\'s content-addressed store',
         'write',
         async ({ params, resource, principal, bodyStream }) => {
-          const t = proxyTarget(wildcard({ params }));
-          mayWrite(principal, t.runId);
+          const t = targetOf(wildcard({ params }));
+          await mayWriteTarget(principal, t);
           // No AbortSignal: a client that goes away fails the body stream, which ends the put with nothing stored.
-          await artifacts.upload(projectOf(resource).projectId, t.runId, needFile(t), bodyStream);
+          if (t.kind === 'model') await modelArtifacts.upload(projectOf(resource).projectId, t.modelId, needFile(t), bodyStream);
+          else await artifacts.upload(projectOf(resource).projectId, t.runId, needFile(t), bodyStream);
           return {};
         },
         { streamBody: 'any' },
       ),
       proxyRoute('GET', 'MLflow artifact proxy: download one file (Range supported)', 'read', async ({ params, resource, headers, status, header, signal }) => {
-        const t = proxyTarget(wildcard({ params }));
-        return serveRunArtifact(artifacts, projectOf(resource).projectId, t.runId, needFile(t), { headers, status, header, signal });
+        const t = targetOf(wildcard({ params }));
+        const res = { headers, status, header, signal };
+        return t.kind === 'model' ? serveRunArtifact(modelArtifacts, projectOf(resource).projectId, t.modelId, needFile(t), res) : serveRunArtifact(artifacts, projectOf(resource).projectId, t.runId, needFile(t), res);
       }),
       proxyRoute('DELETE', "MLflow artifact proxy: delete a file or a directory of a run's artifacts (audited)", 'write', async ({ params, resource, principal, actor }) => {
-        const t = proxyTarget(wildcard({ params }));
-        mayWrite(principal, t.runId);
+        const t = targetOf(wildcard({ params }));
+        await mayWriteTarget(principal, t);
+        if (t.kind === 'model') throw badRequest("a logged model's artifacts are not deleted one by one: delete the model (DELETE /api/2.0/mlflow/logged-models/<model id>)", { field: 'path' });
         await artifacts.delete(actor, projectOf(resource).projectId, t.runId, t.path);
         return {};
       }),
@@ -157,10 +206,7 @@ export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRout
         schema: {},
         authz: {
           action: TRACKING_ACTIONS.read,
-          resource: (input) => {
-            const t = listTarget(input);
-            return byRun(t.runId, t.experimentId);
-          },
+          resource: (input) => byTarget(listTarget(input)),
         },
         handler: async (ctx) => {
           const t = listTarget(ctx);
@@ -169,7 +215,8 @@ export function mlflowArtifactRoutes({ tracking, artifacts }: MlflowArtifactRout
           const files: Record<string, unknown>[] = [];
           let pageToken: string | undefined;
           do {
-            const page = await artifacts.list(projectId, t.runId, t.path, { maxResults: RUN_ARTIFACT_LIMITS.listPageMax, ...(pageToken === undefined ? {} : { pageToken }) });
+            const paging = { maxResults: RUN_ARTIFACT_LIMITS.listPageMax, ...(pageToken === undefined ? {} : { pageToken }) };
+            const page = t.kind === 'model' ? await modelArtifacts.list(projectId, t.modelId, t.path, paging) : await artifacts.list(projectId, t.runId, t.path, paging);
             for (const e of page.entries) files.push(e.kind === 'file' ? { path: baseName(e.path), is_dir: false, file_size: e.size } : { path: baseName(e.path), is_dir: true });
             pageToken = page.nextPageToken;
           } while (pageToken !== undefined);

@@ -10,7 +10,7 @@ import { defineRoute } from '../../access/index.ts';
 import type { HttpMethod } from '../../access/index.ts';
 import type { ProjectId } from '../../kernel/index.ts';
 import { StrataError, badRequest } from '../../kernel/index.ts';
-import type { TrackingService, ViewType } from '../../tracking/index.ts';
+import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, TrackingService, ViewType } from '../../tracking/index.ts';
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, RUN_ID_PATTERN, TRACKING_ACTIONS, VIEW_TYPES, isRunStatus } from '../../tracking/index.ts';
 import type { Actor } from '../../access/index.ts';
 import type { Message, MlflowInput } from './protocol.ts';
@@ -38,6 +38,8 @@ import {
 export interface MlflowRoutesDeps {
   readonly access: AccessService;
   readonly tracking: TrackingService;
+  /** MLflow 3.x logged models: run outputs in runs/get and runs/search, metric points with a model_id. */
+  readonly loggedModels: LoggedModels;
 }
 
 /** The header naming the project for calls that do not name an experiment or run. */
@@ -90,7 +92,36 @@ function viewOf(m: Message, field: string): ViewType | undefined {
 
 const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
 
-export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[] {
+/** MLflow 3.x: the points of `metrics` (parsed from `sources`, in order) that name a logged model. */
+function modelPoints(sources: readonly Message[], metrics: readonly Metric[]): ModelMetricInput[] {
+  const out: ModelMetricInput[] = [];
+  metrics.forEach((metric, i) => {
+    const src = sources[i] ?? {};
+    const modelId = optString(src, 'model_id');
+    if (modelId === undefined || modelId === '') return;
+    out.push({ ...metric, modelId, datasetName: optString(src, 'dataset_name') || null, datasetDigest: optString(src, 'dataset_digest') || null });
+  });
+  return out;
+}
+
+/** `Run.outputs` (MLflow 3.x RunOutputs): `{}`, or `{model_outputs:[{model_id, step}]}`. */
+const withOutputs = (run: Record<string, unknown>, outputs: readonly ModelOutput[] = []): Record<string, unknown> => ({
+  ...run,
+  outputs: outputs.length === 0 ? {} : { model_outputs: outputs.map((o) => ({ model_id: o.modelId, step: o.step })) },
+});
+
+/** LogOutputs `models`: `[{model_id, step}]`. */
+function modelOutputsOf(m: Message): ModelOutput[] {
+  const v = m['models'];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw badRequest("Invalid value for parameter 'models' supplied: expected a list of {model_id, step} objects.", { field: 'models' });
+  return v.map((x) => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw badRequest("Invalid value for parameter 'models' supplied: expected a list of {model_id, step} objects.", { field: 'models' });
+    return { modelId: reqString(x as Message, 'model_id'), step: optInt(x as Message, 'step') ?? 0 };
+  });
+}
+
+export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDeps): RouteSpec[] {
   const resourceOf = async (projectId: string): Promise<ProjectResource> => {
     const p = await tracking.project(projectId);
     if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
@@ -261,7 +292,10 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
       summary: 'MLflow GetRun (data.metrics holds the latest value per key)',
       access: 'read',
       scope: byRun,
-      handle: async ({ m, projectId }) => ({ run: runJson(await tracking.getRun(projectId, runIdOf(m))) }),
+      handle: async ({ m, projectId }) => {
+        const run = await tracking.getRun(projectId, runIdOf(m));
+        return { run: withOutputs(runJson(run), (await loggedModels.runOutputs(projectId, [run.info.id])).get(run.info.id)) };
+      },
     },
     {
       path: 'runs/update',
@@ -305,11 +339,14 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
     {
       path: 'runs/log-metric',
       methods: ['POST'],
-      summary: 'MLflow LogMetric',
+      summary: 'MLflow LogMetric (3.x: with model_id, dataset_name, dataset_digest the point also goes to the logged model)',
       access: 'write',
       scope: byRun,
       handle: async ({ m, projectId }) => {
-        await tracking.logBatch(projectId, runIdOf(m), { metrics: [{ key: reqString(m, 'key'), value: reqDouble(m, 'value'), timestamp: reqInt(m, 'timestamp'), step: optInt(m, 'step') ?? 0 }] });
+        const runId = runIdOf(m);
+        const metrics = [{ key: reqString(m, 'key'), value: reqDouble(m, 'value'), timestamp: reqInt(m, 'timestamp'), step: optInt(m, 'step') ?? 0 }];
+        const points = modelPoints([m], metrics);
+        await tracking.logBatch(projectId, runId, { metrics, ...(points.length === 0 ? {} : { also: (tx) => loggedModels.logMetricsIn(tx, projectId, runId, points) }) });
         return {};
       },
     },
@@ -349,11 +386,19 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
     {
       path: 'runs/log-batch',
       methods: ['POST'],
-      summary: 'MLflow LogBatch (≤1000 metrics, ≤100 params, ≤100 tags; idempotent under replay)',
+      summary: 'MLflow LogBatch (≤1000 metrics, ≤100 params, ≤100 tags; idempotent under replay; 3.x metrics may name a model_id)',
       access: 'write',
       scope: byRun,
       handle: async ({ m, projectId }) => {
-        await tracking.logBatch(projectId, runIdOf(m), { metrics: metricList(m), params: keyValues(m, 'params'), tags: keyValues(m, 'tags') });
+        const runId = runIdOf(m);
+        const metrics = metricList(m);
+        const points = modelPoints(Array.isArray(m['metrics']) ? (m['metrics'] as Message[]) : [], metrics);
+        await tracking.logBatch(projectId, runId, {
+          metrics,
+          params: keyValues(m, 'params'),
+          tags: keyValues(m, 'tags'),
+          ...(points.length === 0 ? {} : { also: (tx) => loggedModels.logMetricsIn(tx, projectId, runId, points) }),
+        });
         return {};
       },
     },
@@ -376,6 +421,17 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
       scope: byRun,
       handle: async ({ m, projectId }) => {
         await tracking.logModel(projectId, runIdOf(m), reqString(m, 'model_json'));
+        return {};
+      },
+    },
+    {
+      path: 'runs/outputs',
+      methods: ['POST'],
+      summary: 'MLflow 3.x LogOutputs (the logged models a run produced, at a step; shown in Run.outputs)',
+      access: 'write',
+      scope: byRun,
+      handle: async ({ m, projectId }) => {
+        await loggedModels.logOutputs(projectId, runIdOf(m), modelOutputsOf(m));
         return {};
       },
     },
@@ -403,7 +459,8 @@ export function mlflowRoutes({ access, tracking }: MlflowRoutesDeps): RouteSpec[
           ...opt('pageToken', optString(m, 'page_token')),
           ...opt('view', viewOf(m, 'run_view_type')),
         });
-        return pageJson('runs', page.items.map(runJson), page.nextPageToken);
+        const outputs = await loggedModels.runOutputs(c.projectId, page.items.map((r) => r.info.id));
+        return pageJson('runs', page.items.map((r) => withOutputs(runJson(r), outputs.get(r.info.id))), page.nextPageToken);
       },
     },
 
