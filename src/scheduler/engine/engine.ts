@@ -215,6 +215,8 @@ export class SchedulerEngine {
   /** Capacity park keys per flavor (one per team that has parked on it). */
   private readonly capacityKeys = new Map<string, Set<string>>();
   private readonly wakes = new Map<string, number>();
+  /** Quota keys woken since the last flush: the largest job that may now fit (limit) and how much demand to retry (budget). */
+  private readonly quotaWakes = new Map<string, { limit: number; budget: number }>();
   /** Capacity freed per flavor since the last flush (units; Infinity = anything may fit). */
   private readonly capacityWakes = new Map<string, number>();
   private readonly reservations = new Map<JobId, Reservation>();
@@ -596,7 +598,7 @@ export class SchedulerEngine {
       this.wakeCapacity(j.flavor, freed);
       // Quota-blocked jobs of the cohort: up to each team's whole headroom now (not just what this
       // job freed: a parked job may need the freed quota together with headroom it already had).
-      for (const t of this.ledger.cohortOf(j.team.state)) this.wakeQuota(this.quotaKey(t, j.flavor), this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)));
+      for (const t of this.ledger.cohortOf(j.team.state)) this.wakeQuota(this.quotaKey(t, j.flavor), this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)), freed);
     }
     j.pool = undefined;
     j.items = [];
@@ -724,10 +726,14 @@ export class SchedulerEngine {
     this.wakes.set(key, (this.wakes.get(key) ?? 0) + units);
   }
 
-  /** Records a team's quota headroom for jobs parked on its quota key (the largest seen until the next flush). */
-  private wakeQuota(key: string, headroomUnits: number): void {
+  /**
+   * Quota was freed on a key: parked jobs up to the team's headroom may now fit (the limit), and
+   * about what was freed of their demand is retried (the budget), smallest first.
+   */
+  private wakeQuota(key: string, headroomUnits: number, freedUnits: number): void {
     if (!this.parked.has(key) || headroomUnits <= 0) return;
-    this.wakes.set(key, Math.max(this.wakes.get(key) ?? 0, headroomUnits));
+    const w = this.quotaWakes.get(key);
+    this.quotaWakes.set(key, { limit: Math.max(w?.limit ?? 0, headroomUnits), budget: (w?.budget ?? 0) + Math.min(freedUnits, headroomUnits) });
   }
 
   /**
@@ -736,6 +742,22 @@ export class SchedulerEngine {
    * thus retried, not every job that ever waited for the flavor.
    */
   private flushWakes(): void {
+    if (this.quotaWakes.size > 0) {
+      const wakes = [...this.quotaWakes];
+      this.quotaWakes.clear();
+      for (const [key, { limit, budget }] of wakes) {
+        const set = this.parked.get(key);
+        if (set?.kind !== 'quota') continue;
+        const woken: JobState[] = [];
+        let demand = 0;
+        set.index.upTo(limit, (j, units) => {
+          woken.push(j);
+          demand += Math.max(1, units);
+          return demand >= budget;
+        });
+        for (const j of woken) if (j.phase === 'parked') this.requeueParked(j);
+      }
+    }
     if (this.wakes.size > 0) {
       const budgets = [...this.wakes];
       this.wakes.clear();
