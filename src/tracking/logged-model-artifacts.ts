@@ -10,19 +10,16 @@
 //   may not be both a file and a directory.
 // - Bytes stream into the blob store with flat memory; the row is written only once the blob is
 //   durable. Uploads are telemetry and are not audited.
-import type { ArtifactListing, ArtifactPath, BlobStore } from '../blobs/index.ts';
+import type { ArtifactPath, BlobStore } from '../blobs/index.ts';
 import { parseDigest } from '../blobs/index.ts';
 import type { Clock, ProjectId } from '../kernel/index.ts';
-import { StrataError, badRequest, conflict } from '../kernel/index.ts';
+import { StrataError, conflict } from '../kernel/index.ts';
 import type { Store, Tx } from '../store/index.ts';
+import { AFTER_SLASH, ancestors, listArtifactTree } from './artifact-tree.ts';
 import { LOGGED_MODEL_ID_PATTERN, noLoggedModel } from './logged-models.ts';
 import type { OpenedRunArtifact, RunArtifactFile, RunArtifactPage } from './run-artifacts.ts';
 import { RUN_ARTIFACT_LIMITS } from './run-artifacts.ts';
 
-/** Rows fetched per listing query (a listing skips whole subdirectories with one query each). */
-const LIST_BATCH = 512;
-/** The character after '/': `dir + '0'` is the first path beyond everything under `dir/`. */
-const AFTER_SLASH = '0';
 const ID_RE = new RegExp(LOGGED_MODEL_ID_PATTERN);
 
 /** Where a logged model lives and its artifact root. */
@@ -33,34 +30,6 @@ export interface LoggedModelArtifactRoot {
   readonly artifactUri: string;
 }
 
-function ancestors(path: string): string[] {
-  const out: string[] = [];
-  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
-  return out;
-}
-
-interface Cursor {
-  readonly from: string;
-  readonly inclusive: boolean;
-}
-
-function encodeCursor(prefix: string, c: Cursor): string {
-  return Buffer.from(JSON.stringify({ p: prefix, f: c.from, i: c.inclusive ? 1 : 0 }), 'utf8').toString('base64url');
-}
-
-function decodeCursor(prefix: string, token: string): Cursor {
-  const bad = (): StrataError => badRequest(`Invalid page token ${JSON.stringify(token.slice(0, 60))}: send back the next_page_token of the previous page of this same listing`, { field: 'page_token' });
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof v !== 'object' || v === null) throw bad();
-  const { p, f, i } = v as Record<string, unknown>;
-  if (p !== prefix || typeof f !== 'string' || !f.startsWith(prefix) || (i !== 0 && i !== 1)) throw bad();
-  return { from: f, inclusive: i === 1 };
-}
 
 export class LoggedModelArtifacts {
   constructor(
@@ -148,41 +117,14 @@ export class LoggedModelArtifacts {
    */
   async list(projectId: ProjectId, modelId: string, directory: ArtifactPath | undefined, options: { readonly pageToken?: string; readonly maxResults?: number } = {}): Promise<RunArtifactPage> {
     await this.root(projectId, modelId);
-    const limit = options.maxResults ?? RUN_ARTIFACT_LIMITS.listPage;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > RUN_ARTIFACT_LIMITS.listPageMax) throw badRequest(`max_results must be between 1 and ${RUN_ARTIFACT_LIMITS.listPageMax}`, { field: 'max_results' });
-    const prefix = directory === undefined ? '' : `${directory}/`;
-    const upper = directory === undefined ? undefined : `${directory}${AFTER_SLASH}`;
-    let cursor: Cursor = options.pageToken === undefined || options.pageToken === '' ? { from: prefix, inclusive: true } : decodeCursor(prefix, options.pageToken);
-    const found: { entry: ArtifactListing; after: Cursor }[] = [];
-    let exhausted = false;
-    while (found.length <= limit && !exhausted) {
-      let q = this.store.db
-        .selectFrom('logged_model_artifacts')
-        .select(['path', 'digest', 'size'])
-        .where('model_id', '=', modelId)
-        .where('path', cursor.inclusive ? '>=' : '>', cursor.from);
-      if (upper !== undefined) q = q.where('path', '<', upper);
-      const rows = await q.orderBy('path').limit(LIST_BATCH).execute();
-      exhausted = rows.length < LIST_BATCH;
-      for (const r of rows) {
-        const rest = r.path.slice(prefix.length);
-        const slash = rest.indexOf('/');
-        if (slash === -1) {
-          cursor = { from: r.path, inclusive: false };
-          found.push({ entry: { kind: 'file', path: r.path as ArtifactPath, size: Number(r.size), digest: parseDigest(r.digest) }, after: cursor });
-          if (found.length > limit) break;
-        } else {
-          const dir = prefix + rest.slice(0, slash);
-          cursor = { from: `${dir}${AFTER_SLASH}`, inclusive: true };
-          found.push({ entry: { kind: 'directory', path: dir as ArtifactPath }, after: cursor });
-          exhausted = false;
-          break;
-        }
-      }
-    }
-    const page = found.slice(0, limit);
-    const entries = page.map((f) => f.entry).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const last = page.at(-1);
-    return found.length > limit && last !== undefined ? { entries, nextPageToken: encodeCursor(prefix, last.after) } : { entries };
+    return listArtifactTree(
+      (from, inclusive, upper, limit) => {
+        let q = this.store.db.selectFrom('logged_model_artifacts').select(['path', 'digest', 'size']).where('model_id', '=', modelId).where('path', inclusive ? '>=' : '>', from);
+        if (upper !== undefined) q = q.where('path', '<', upper);
+        return q.orderBy('path').limit(limit).execute();
+      },
+      directory,
+      options,
+    );
   }
 }

@@ -14,25 +14,23 @@
 // - Uploads are telemetry and are not audited (issue 5); deletes are, in the same transaction.
 import type { Readable } from 'node:stream';
 import type { Actor, AuditLog, Principal } from '../access/index.ts';
-import type { ArtifactListing, ArtifactPath, BlobStore, Digest } from '../blobs/index.ts';
+import type { ArtifactPath, BlobStore, Digest } from '../blobs/index.ts';
 import { parseDigest } from '../blobs/index.ts';
 import type { Clock, ProjectId } from '../kernel/index.ts';
 import { StrataError, badRequest, conflict } from '../kernel/index.ts';
 import type { Store, Tx } from '../store/index.ts';
+import { AFTER_SLASH, ARTIFACT_LIST_LIMITS, ancestors, listArtifactTree } from './artifact-tree.ts';
+import type { ArtifactTreePage } from './artifact-tree.ts';
 
 /** Limits on run artifacts. */
 export const RUN_ARTIFACT_LIMITS = {
   /** Largest single file. */
   maxFileBytes: 64 * 2 ** 30,
   /** Entries per listing page by default, and at most. */
-  listPage: 1000,
-  listPageMax: 10_000,
+  listPage: ARTIFACT_LIST_LIMITS.listPage,
+  listPageMax: ARTIFACT_LIST_LIMITS.listPageMax,
 } as const;
 
-/** Rows fetched per listing query (a listing skips whole subdirectories with one query each). */
-const LIST_BATCH = 512;
-/** The character after '/': `dir + '0'` is the first path beyond everything under `dir/`. */
-const AFTER_SLASH = '0';
 
 /** One stored file of a run. */
 export interface RunArtifactFile {
@@ -48,12 +46,8 @@ export interface RunArtifactUpload {
   readonly blobCreated: boolean;
 }
 
-export interface RunArtifactPage {
-  /** Direct children of the listed directory, files with size and digest, subdirectories once each. */
-  readonly entries: readonly ArtifactListing[];
-  /** Absent on the last page. */
-  readonly nextPageToken?: string;
-}
+/** A page of a run's artifact listing. */
+export type RunArtifactPage = ArtifactTreePage;
 
 /** A file opened for reading (or a byte range of it). */
 export interface OpenedRunArtifact extends RunArtifactFile {
@@ -80,36 +74,6 @@ export function mayWriteRun(principal: Principal, runId: string): boolean {
   return principal.scope === undefined || principal.scope.runId === runId;
 }
 
-/** The ancestors of 'a/b/c': 'a', 'a/b'. */
-function ancestors(path: string): string[] {
-  const out: string[] = [];
-  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
-  return out;
-}
-
-interface Cursor {
-  /** Lower bound of the next query. */
-  readonly from: string;
-  readonly inclusive: boolean;
-}
-
-function encodeCursor(prefix: string, c: Cursor): string {
-  return Buffer.from(JSON.stringify({ p: prefix, f: c.from, i: c.inclusive ? 1 : 0 }), 'utf8').toString('base64url');
-}
-
-function decodeCursor(prefix: string, token: string): Cursor {
-  const bad = (): StrataError => badRequest(`Invalid page token ${JSON.stringify(token.slice(0, 60))}: send back the next_page_token of the previous page of this same listing`, { field: 'page_token' });
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof v !== 'object' || v === null) throw bad();
-  const { p, f, i } = v as Record<string, unknown>;
-  if (p !== prefix || typeof f !== 'string' || !f.startsWith(prefix) || (i !== 0 && i !== 1)) throw bad();
-  return { from: f, inclusive: i === 1 };
-}
 
 export class RunArtifacts {
   constructor(
@@ -215,46 +179,15 @@ export class RunArtifacts {
    */
   async list(projectId: ProjectId, runId: string, directory: ArtifactPath | undefined, options: { readonly pageToken?: string; readonly maxResults?: number } = {}): Promise<RunArtifactPage> {
     await this.root(projectId, runId);
-    const limit = options.maxResults ?? RUN_ARTIFACT_LIMITS.listPage;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > RUN_ARTIFACT_LIMITS.listPageMax) {
-      throw badRequest(`max_results must be between 1 and ${RUN_ARTIFACT_LIMITS.listPageMax}`, { field: 'max_results' });
-    }
-    const prefix = directory === undefined ? '' : `${directory}/`;
-    const upper = directory === undefined ? undefined : `${directory}${AFTER_SLASH}`;
-    let cursor: Cursor = options.pageToken === undefined || options.pageToken === '' ? { from: prefix, inclusive: true } : decodeCursor(prefix, options.pageToken);
-    // Collect one entry more than the page so we know whether another page follows.
-    const found: { entry: ArtifactListing; after: Cursor }[] = [];
-    let exhausted = false;
-    while (found.length <= limit && !exhausted) {
-      let q = this.store.db
-        .selectFrom('run_artifacts')
-        .select(['path', 'digest', 'size'])
-        .where('run_id', '=', runId)
-        .where('path', cursor.inclusive ? '>=' : '>', cursor.from);
-      if (upper !== undefined) q = q.where('path', '<', upper);
-      const rows = await q.orderBy('path').limit(LIST_BATCH).execute();
-      exhausted = rows.length < LIST_BATCH;
-      for (const r of rows) {
-        const rest = r.path.slice(prefix.length);
-        const slash = rest.indexOf('/');
-        if (slash === -1) {
-          cursor = { from: r.path, inclusive: false };
-          found.push({ entry: { kind: 'file', path: r.path as ArtifactPath, size: Number(r.size), digest: parseDigest(r.digest) }, after: cursor });
-          if (found.length > limit) break;
-        } else {
-          // A subdirectory: list it once and jump past everything under it.
-          const dir = prefix + rest.slice(0, slash);
-          cursor = { from: `${dir}${AFTER_SLASH}`, inclusive: true };
-          found.push({ entry: { kind: 'directory', path: dir as ArtifactPath }, after: cursor });
-          exhausted = false;
-          break;
-        }
-      }
-    }
-    const page = found.slice(0, limit);
-    const entries = page.map((f) => f.entry).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const last = page.at(-1);
-    return found.length > limit && last !== undefined ? { entries, nextPageToken: encodeCursor(prefix, last.after) } : { entries };
+    return listArtifactTree(
+      (from, inclusive, upper, limit) => {
+        let q = this.store.db.selectFrom('run_artifacts').select(['path', 'digest', 'size']).where('run_id', '=', runId).where('path', inclusive ? '>=' : '>', from);
+        if (upper !== undefined) q = q.where('path', '<', upper);
+        return q.orderBy('path').limit(limit).execute();
+      },
+      directory,
+      options,
+    );
   }
 
   /**
