@@ -14,9 +14,10 @@ import type { ProjectId } from '../../kernel/index.ts';
 import { StrataError, badRequest } from '../../kernel/index.ts';
 import type { DatasetRef, FinalLoggedModelStatus, LoggedModel, LoggedModelArtifacts, LoggedModelOrderBy, LoggedModels, TrackingService } from '../../tracking/index.ts';
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, FINAL_LOGGED_MODEL_STATUSES, LOGGED_MODEL_STATUSES, TRACKING_ACTIONS, noLoggedModel } from '../../tracking/index.ts';
+import { projectContext } from './project-context.ts';
 import type { Message, MlflowInput } from './protocol.ts';
-import { doubleJson, headerOf, keyValues, optBool, optInt, optString, reqString, requestMessage, stringList } from './protocol.ts';
-import { MLFLOW_PREFIXES, PROJECT_HEADER } from './routes.ts';
+import { doubleJson, keyValues, optBool, optInt, optString, reqString, requestMessage, stringList } from './protocol.ts';
+import { MLFLOW_PREFIXES } from './routes.ts';
 
 export interface MlflowLoggedModelRoutesDeps {
   readonly access: AccessService;
@@ -152,25 +153,7 @@ function orderByOf(m: Message): (LoggedModelOrderBy | string)[] {
 
 /** The MLflow logged-model endpoints as route specs, for both MLflow prefixes. */
 export function mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }: MlflowLoggedModelRoutesDeps): RouteSpec[] {
-  const resourceOf = async (projectId: string): Promise<ProjectResource> => {
-    const p = await tracking.project(projectId);
-    if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
-    return { kind: 'project', projectId: p.projectId, teamId: p.teamId, name: p.name };
-  };
-
-  /** The project of a call that names no experiment or model: header, else the principal's one project. */
-  const contextProject = async (input: MlflowInput, principal: Principal): Promise<ProjectResource> => {
-    if (principal.scope !== undefined) return resourceOf(principal.scope.projectId);
-    const named = headerOf(input, PROJECT_HEADER);
-    if (named !== undefined && named !== '') return access.projectResource(named);
-    const projects = [...new Set(principal.bindings.filter((b) => b.scopeKind === 'project').map((b) => b.scopeId))];
-    if (projects.length === 1) return resourceOf(projects[0] as string);
-    throw badRequest(
-      projects.length === 0
-        ? `Which Strata project is this for? Send the '${PROJECT_HEADER}' header, or use the token of a service account with a role on exactly one project`
-        : `This token has roles on ${projects.length} projects: send the '${PROJECT_HEADER}' header to say which one`,
-    );
-  };
+  const { resourceOf, contextProject } = projectContext(access, tracking);
 
   const experimentIdOf = (id: string, field: string): string => {
     if (!EXPERIMENT_ID_RE.test(id)) throw badRequest(`Invalid experiment ID: '${id.slice(0, 100)}'`, { field });

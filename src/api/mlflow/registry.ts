@@ -5,18 +5,19 @@
 // experiment, so the project is the `X-Strata-Project` header, or else the one project the token's
 // principal has a role on (a project-scoped service account). Versions are created READY, pinned
 // to the digests of the files their source names; a promotion gate refusal is PERMISSION_DENIED.
-import type { AccessService, Principal, Resource, RouteSpec } from '../../access/index.ts';
+import type { AccessService, RouteSpec } from '../../access/index.ts';
 import { defineRoute } from '../../access/index.ts';
 import type { HttpMethod } from '../../access/index.ts';
 import type { Actor } from '../../access/index.ts';
 import type { ProjectId } from '../../kernel/index.ts';
-import { StrataError, badRequest } from '../../kernel/index.ts';
+import { StrataError } from '../../kernel/index.ts';
 import type { ModelVersion, RegisteredModel, RegistryService } from '../../registry/index.ts';
 import { REGISTRY_ACTIONS, parseModelName, parseStage, parseVersion } from '../../registry/index.ts';
 import type { TrackingService } from '../../tracking/index.ts';
-import type { Message, MlflowInput } from './protocol.ts';
-import { headerOf, keyValues, optBool, optInt, optString, pageJson, reqString, requestMessage, stringList } from './protocol.ts';
-import { MLFLOW_PREFIXES, PROJECT_HEADER } from './routes.ts';
+import { projectContext } from './project-context.ts';
+import type { Message } from './protocol.ts';
+import { keyValues, optBool, optInt, optString, pageJson, reqString, requestMessage, stringList } from './protocol.ts';
+import { MLFLOW_PREFIXES } from './routes.ts';
 
 export interface MlflowRegistryRoutesDeps {
   readonly access: AccessService;
@@ -24,7 +25,6 @@ export interface MlflowRegistryRoutesDeps {
   readonly registry: RegistryService;
 }
 
-type ProjectResource = Extract<Resource, { kind: 'project' }>;
 
 interface CallContext {
   readonly m: Message;
@@ -86,25 +86,7 @@ const versionOf = (m: Message): number => {
 
 /** The MLflow registry endpoints as route specs, for both MLflow prefixes. */
 export function mlflowRegistryRoutes({ access, tracking, registry }: MlflowRegistryRoutesDeps): RouteSpec[] {
-  const resourceOf = async (projectId: string): Promise<ProjectResource> => {
-    const p = await tracking.project(projectId);
-    if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
-    return { kind: 'project', projectId: p.projectId, teamId: p.teamId, name: p.name };
-  };
-
-  /** The project of a registry call: the header, else the principal's (or scoped token's) one project. */
-  const contextProject = async (input: MlflowInput, principal: Principal): Promise<ProjectResource> => {
-    const named = headerOf(input, PROJECT_HEADER);
-    if (named !== undefined && named !== '') return access.projectResource(named);
-    if (principal.scope !== undefined) return resourceOf(principal.scope.projectId);
-    const projects = [...new Set(principal.bindings.filter((b) => b.scopeKind === 'project').map((b) => b.scopeId))];
-    if (projects.length === 1) return resourceOf(projects[0] as string);
-    throw badRequest(
-      projects.length === 0
-        ? `Which Strata project is this for? Send the '${PROJECT_HEADER}' header, or use the token of a service account with a role on exactly one project`
-        : `This token has roles on ${projects.length} projects: send the '${PROJECT_HEADER}' header to say which one`,
-    );
-  };
+  const { contextProject } = projectContext(access, tracking);
 
   const endpoints: Endpoint[] = [
     // ---- registered models ----

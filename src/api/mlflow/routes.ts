@@ -13,11 +13,11 @@ import { StrataError, badRequest } from '../../kernel/index.ts';
 import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, TrackingService, ViewType } from '../../tracking/index.ts';
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, RUN_ID_PATTERN, TRACKING_ACTIONS, VIEW_TYPES, isRunStatus } from '../../tracking/index.ts';
 import type { Actor } from '../../access/index.ts';
+import { projectContext } from './project-context.ts';
 import type { Message, MlflowInput } from './protocol.ts';
 import {
   datasetInputs,
   experimentJson,
-  headerOf,
   keyValues,
   metricJson,
   metricList,
@@ -43,7 +43,7 @@ export interface MlflowRoutesDeps {
 }
 
 /** The header naming the project for calls that do not name an experiment or run. */
-export const PROJECT_HEADER = 'x-strata-project';
+export { PROJECT_HEADER } from './project-context.ts';
 /** URL prefixes MLflow clients use: the REST API and the UI's ajax API. */
 export const MLFLOW_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
 
@@ -122,25 +122,7 @@ function modelOutputsOf(m: Message): ModelOutput[] {
 }
 
 export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDeps): RouteSpec[] {
-  const resourceOf = async (projectId: string): Promise<ProjectResource> => {
-    const p = await tracking.project(projectId);
-    if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
-    return { kind: 'project', projectId: p.projectId, teamId: p.teamId, name: p.name };
-  };
-
-  /** The project of a call that names no run or experiment: header, else the principal's one project. */
-  const contextProject = async (input: MlflowInput, principal: Principal): Promise<ProjectResource> => {
-    if (principal.scope !== undefined) return resourceOf(principal.scope.projectId);
-    const named = headerOf(input, PROJECT_HEADER);
-    if (named !== undefined && named !== '') return access.projectResource(named);
-    const projects = [...new Set(principal.bindings.filter((b) => b.scopeKind === 'project').map((b) => b.scopeId))];
-    if (projects.length === 1) return resourceOf(projects[0] as string);
-    throw badRequest(
-      projects.length === 0
-        ? `Which Strata project is this for? Send the '${PROJECT_HEADER}' header, or use the token of a service account with a role on exactly one project`
-        : `This token has roles on ${projects.length} projects: send the '${PROJECT_HEADER}' header to say which one`,
-    );
-  };
+  const { resourceOf, contextProject } = projectContext(access, tracking);
 
   const byRun = async (m: Message): Promise<ProjectResource> => {
     const id = checkedRunId(m);
