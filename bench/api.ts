@@ -11,13 +11,12 @@
 // entry in the same transaction. They run as a fixed number of requests, all answered, so the
 // audit log's growth can be reconciled exactly with the 2xx count afterwards.
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult, LoadSpec } from './support/load.ts';
-import { describeMachine, machine, strataBuild } from './support/machine.ts';
+import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
 import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startChild, stopChild } from './support/report.ts';
 
 const TARGET_WRITES = 5000; // per second, issue 2
@@ -55,25 +54,7 @@ interface WriteFigure extends Figure {
   readonly audit: { readonly before: number; readonly after: number; readonly grew: number; readonly secretWrites: number; readonly reconciled: boolean };
 }
 
-const CLK_TCK = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds (user + system) the process has used so far, or null where /proc is missing. */
-function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3, "state"
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
-  } catch {
-    return null;
-  }
-}
+const cpuSeconds = (pid: number | undefined): number | null => processCpuSeconds(pid);
 
 /** Runs the load generator against `spec`, measuring the CPU the server `pid` spends meanwhile. */
 async function load(spec: LoadSpec, pid: number | undefined): Promise<Figure> {

@@ -35,7 +35,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult, LoadSpec } from './support/load.ts';
-import { describeMachine, machine, strataBuild } from './support/machine.ts';
+import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
 import { benchFlags, fix, humanWriter, int, repoRoot, runChild } from './support/report.ts';
 import { startStrataServer } from './support/strata-server.ts';
 import type { StrataServer } from './support/strata-server.ts';
@@ -62,28 +62,9 @@ const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
 const spec = (name: string): Record<string, unknown> => ({ name, command: ['true'], resources: { cpu: '10m', memory: '16Mi' } });
 
-const CLK_TCK = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds (user + system) the processes have used so far (0 for any without /proc). */
+/** CPU seconds (user + system) the processes have used so far, with the job processes an agent reaped (0 for any gone). */
 function cpuSeconds(children: readonly ChildProcess[]): number {
-  let s = 0;
-  for (const c of children) {
-    try {
-      const stat = readFileSync(`/proc/${String(c.pid)}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime, stime, cutime, cstime: the job processes an agent reaped count towards it.
-      s += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
-    } catch {
-      // gone
-    }
-  }
-  return s;
+  return children.reduce((sum, c) => sum + (processCpuSeconds(c.pid, { children: true }) ?? 0), 0);
 }
 
 const ms = (iso: string | null): number => (iso === null ? NaN : Date.parse(iso));

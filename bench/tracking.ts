@@ -23,7 +23,7 @@ import { request } from 'node:http';
 import { once } from 'node:events';
 import BetterSqlite3 from 'better-sqlite3';
 import type { LoadResult, LoadSpec } from './support/load.ts';
-import { describeMachine, machine, strataBuild } from './support/machine.ts';
+import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
 import { benchFlags, fix, humanWriter, int, repoRoot, runChild } from './support/report.ts';
 import { startStrataServer } from './support/strata-server.ts';
 
@@ -386,7 +386,8 @@ async function main(): Promise<void> {
     const exp = (await post<{ experiment_id: string }>('experiments/create', { name: 'bench-log-batch' })).experiment_id;
     const runIds: string[] = [];
     for (let i = 0; i < CONNECTIONS; i += 1) runIds.push((await post<{ run: { info: { run_id: string } } }>('runs/create', { experiment_id: exp })).run.info.run_id);
-    const logBatch = async (batch: number): Promise<{ metricsPerSecond: number; requestsPerSecond: number; p50: number; p99: number; ok: number; non2xx: number; errors: number; reconciled: boolean }> => {
+    const serverCpu = (): number => processCpuSeconds(server.child.pid) ?? Number.NaN;
+    const logBatch = async (batch: number): Promise<{ metricsPerSecond: number; requestsPerSecond: number; p50: number; p99: number; ok: number; non2xx: number; errors: number; reconciled: boolean; serverCpuMsPerRequest: number }> => {
       const warm = await runWorker<LoadResult>({ mode: 'log-batch', url: server.url, headers, connections: CONNECTIONS, duration: 2, batch, runIds }); // warm-up, sizes the run
       const amount = Math.max(100, Math.round((Math.max(warm['2xx'] / warm.duration, warm.requests.max) * DURATION) / 10) * 10);
       await new Promise((r) => setTimeout(r, 500)); // requests in flight when the warm-up stopped finish before counting
@@ -394,7 +395,9 @@ async function main(): Promise<void> {
       // Fresh runs for the measured pass, so its steps never collide with the warm-up's.
       const measuredRuns: string[] = [];
       for (let i = 0; i < CONNECTIONS; i += 1) measuredRuns.push((await post<{ run: { info: { run_id: string } } }>('runs/create', { experiment_id: exp })).run.info.run_id);
+      const cpu0 = serverCpu();
       const r = await runWorker<LoadResult>({ mode: 'log-batch', url: server.url, headers, connections: CONNECTIONS, amount, batch, runIds: measuredRuns });
+      const cpuMs = (serverCpu() - cpu0) * 1000;
       const grew = countMetrics(server.db) - before;
       return {
         metricsPerSecond: (r['2xx'] * batch) / r.wallSeconds,
@@ -405,6 +408,7 @@ async function main(): Promise<void> {
         non2xx: r.non2xx,
         errors: r.errors,
         reconciled: grew === r['2xx'] * batch && r['2xx'] === amount,
+        serverCpuMsPerRequest: cpuMs / Math.max(1, r['2xx']),
       };
     };
     const lb10 = await logBatch(10);
@@ -413,7 +417,9 @@ async function main(): Promise<void> {
     // 2. runs/get.
     const getPath = `${API}/runs/get?run_id=${runIds[0] as string}`;
     await load({ url: server.url, method: 'GET', path: getPath, headers, connections: CONNECTIONS, duration: 1 });
+    const getCpu0 = serverCpu();
     const gets = await load({ url: server.url, method: 'GET', path: getPath, headers, connections: CONNECTIONS, duration: DURATION });
+    const getCpuMsPerRequest = ((serverCpu() - getCpu0) * 1000) / Math.max(1, gets['2xx']);
 
     // 3. runs/search over a seeded experiment.
     const searchExp = (await post<{ experiment_id: string }>('experiments/create', { name: 'bench-search' })).experiment_id;
@@ -444,11 +450,11 @@ async function main(): Promise<void> {
       const met = lowerIsBetter ? measured < target : measured >= target;
       return `target ${lowerIsBetter ? '<' : '≥'} ${int(target)}: measured/target ${fix(measured / target)} — ${met ? 'MET' : 'MISSED'}`;
     };
-    say(`runs/log-batch, 10 metrics/request: ${int(lb10.metricsPerSecond)} metrics/s (${int(lb10.requestsPerSecond)} req/s, p50 ${fix(lb10.p50, 1)} ms, p99 ${fix(lb10.p99, 1)} ms, non-2xx ${lb10.non2xx}, errors ${lb10.errors}) — rows ${lb10.reconciled ? 'RECONCILED' : 'MISMATCH'}`);
+    say(`runs/log-batch, 10 metrics/request: ${int(lb10.metricsPerSecond)} metrics/s (${int(lb10.requestsPerSecond)} req/s, p50 ${fix(lb10.p50, 1)} ms, p99 ${fix(lb10.p99, 1)} ms, non-2xx ${lb10.non2xx}, errors ${lb10.errors}) — rows ${lb10.reconciled ? 'RECONCILED' : 'MISMATCH'}; server CPU ${fix(lb10.serverCpuMsPerRequest, 3)} ms/request = ${int(10_000 / lb10.serverCpuMsPerRequest)} metrics per server CPU-second`);
     say(`    ${ratio(lb10.metricsPerSecond, TARGET.logBatch10)};   vs MLflow ${int(ANCHOR.logBatch10)} metrics/s: ${fix(lb10.metricsPerSecond / ANCHOR.logBatch10, 1)}×`);
-    say(`runs/log-batch, 1,000 metrics/request: ${int(lb1000.metricsPerSecond)} metrics/s (${int(lb1000.requestsPerSecond)} req/s, p50 ${fix(lb1000.p50, 1)} ms, p99 ${fix(lb1000.p99, 1)} ms, non-2xx ${lb1000.non2xx}, errors ${lb1000.errors}) — rows ${lb1000.reconciled ? 'RECONCILED' : 'MISMATCH'}`);
+    say(`runs/log-batch, 1,000 metrics/request: ${int(lb1000.metricsPerSecond)} metrics/s (${int(lb1000.requestsPerSecond)} req/s, p50 ${fix(lb1000.p50, 1)} ms, p99 ${fix(lb1000.p99, 1)} ms, non-2xx ${lb1000.non2xx}, errors ${lb1000.errors}) — rows ${lb1000.reconciled ? 'RECONCILED' : 'MISMATCH'}; server CPU ${fix(lb1000.serverCpuMsPerRequest, 2)} ms/request = ${int(1_000_000 / lb1000.serverCpuMsPerRequest)} metrics per server CPU-second`);
     say(`    ${ratio(lb1000.metricsPerSecond, TARGET.logBatch1000)};   vs MLflow ${int(ANCHOR.logBatch1000)} metrics/s: ${fix(lb1000.metricsPerSecond / ANCHOR.logBatch1000, 1)}×`);
-    say(`runs/get: ${int(gets['2xx'] / gets.duration)} req/s (p50 ${fix(gets.latency.p50, 1)} ms, p99 ${fix(gets.latency.p99, 1)} ms, non-2xx ${gets.non2xx}, errors ${gets.errors})`);
+    say(`runs/get: ${int(gets['2xx'] / gets.duration)} req/s (p50 ${fix(gets.latency.p50, 1)} ms, p99 ${fix(gets.latency.p99, 1)} ms, non-2xx ${gets.non2xx}, errors ${gets.errors}); server CPU ${fix(getCpuMsPerRequest, 3)} ms/request = ${int(1000 / getCpuMsPerRequest)} requests per server CPU-second`);
     say(`    ${ratio(gets['2xx'] / gets.duration, TARGET.getPerSecond)};   vs MLflow ${int(ANCHOR.getPerSecond)} req/s: ${fix(gets['2xx'] / gets.duration / ANCHOR.getPerSecond, 1)}×`);
     say(`runs/search 'metrics.acc > 0.5' ORDER BY metrics.acc DESC, 100 results, over ${int(SEARCH_RUNS)} runs (seeded in ${fix(seedSeconds, 1)} s): p50 ${fix(search.latency.p50, 1)} ms, p99 ${fix(search.latency.p99, 1)} ms, ${int(search['2xx'] / search.duration)} req/s on 1 connection — results ${searchCorrect ? 'CORRECT (100, acc > 0.5, descending, next page)' : 'WRONG'}`);
     say(`    target p50 < ${TARGET.searchP50Ms} ms over 100,000 runs: measured/target ${fix(search.latency.p50 / TARGET.searchP50Ms)} — ${search.latency.p50 < TARGET.searchP50Ms && SEARCH_RUNS >= 100_000 ? 'MET' : SEARCH_RUNS < 100_000 ? 'n/a under --quick (10,000 runs)' : 'MISSED'};   vs MLflow p50 ${int(ANCHOR.searchP50Ms)} ms over 10,000 runs: ${fix(ANCHOR.searchP50Ms / Math.max(search.latency.p50, 0.1), 0)}× faster`);

@@ -1,6 +1,7 @@
 // The machine a benchmark ran on, printed beside every figure (STYLE.md "Benchmarks"): figures
 // from different machines are not comparable, so each report says which one produced it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -60,4 +61,29 @@ export function strataBuild(root: string): 'dist' | 'tsx' {
     return n;
   };
   return statSync(stamp).mtimeMs >= newest(join(root, 'src')) ? 'dist' : 'tsx';
+}
+
+const CLK_TCK = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; with
+ * `children`, also what the children it reaped used (an agent's job processes). Null where the
+ * process or /proc is missing.
+ */
+export function processCpuSeconds(pid: number | undefined, options: { readonly children?: boolean } = {}): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3, "state"
+    const own = Number(f[11]) + Number(f[12]); // utime, stime
+    return (options.children === true ? own + Number(f[13]) + Number(f[14]) : own) / CLK_TCK; // + cutime, cstime
+  } catch {
+    return null;
+  }
 }
