@@ -342,7 +342,7 @@ for (const kind of databaseKinds) {
       // Params are write-once: the server's 400 comes back with its message.
       await rejectsWith(tracking.logBatch(runs[0]?.id ?? '', { params: { lr: '0.5' } }), 400, /lr/);
       const ended = await tracking.endRun(runs[0]?.id ?? '');
-      assertShape('RunInfo', ended, RUN_INFO);
+      assertShape('Run', ended, RUN);
       assert.equal(ended.status, 'FINISHED');
       assert.ok(ended.endTime !== null);
       const renamedRun = await tracking.updateRun(runs[3]?.id ?? '', { name: 'r3-renamed' });

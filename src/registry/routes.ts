@@ -11,6 +11,7 @@ import { NAME_PATTERN, badRequest } from '../kernel/index.ts';
 import type { ModelCard, ModelVersion, PromotionGate, RegisteredModel, Tag } from './model.ts';
 import { MODEL_NAME_PATTERN, REGISTRY_LIMITS, STAGES, parseStage, parseVersion } from './model.ts';
 import type { RegistryService } from './registry-service.ts';
+import { RUN_ID_PATTERN } from '../tracking/index.ts';
 
 /** The access actions of the registry: read (viewer), write (editor), and setting promotion gates (admin). */
 export const REGISTRY_ACTIONS = { read: 'model.read', write: 'model.write', gates: 'model.gates.write' } as const satisfies Record<string, Action>;
@@ -472,7 +473,7 @@ export function registryRoutes({ access, registry }: RegistryRoutesDeps): RouteS
       url: '/api/v1/projects/:project/lineage/runs/:run',
       summary: 'Lineage of a run: the datasets it used (upstream) and the model versions registered from it (downstream)',
       tags: ['lineage'],
-      schema: { params: Type.Object({ project: ProjectName, run: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' }) }, Strict) },
+      schema: { params: Type.Object({ project: ProjectName, run: Type.String({ pattern: RUN_ID_PATTERN }) }, Strict) },
       authz: read,
       handler: async ({ params, resource }) => registry.runLineage(pid(resource), params.run),
     }),

@@ -13,13 +13,14 @@ import { badRequest } from '../kernel/index.ts';
 import { canonicalJson } from '../access/audit/index.ts';
 import type { ManifestFile } from './model.ts';
 import { REGISTRY_LIMITS, parseModelName, parseVersion } from './model.ts';
+import { RUN_ID_PATTERN } from '../tracking/index.ts';
 
 /** A checked source: run artifacts (a directory or file under a run's root) or another version. */
 export type ModelSource =
   | { readonly kind: 'run'; readonly runId: string; readonly experimentId: string | null; readonly path: string; readonly uri: string }
   | { readonly kind: 'model-version'; readonly name: string; readonly version: number; readonly uri: string };
 
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+const RUN_ID = new RegExp(RUN_ID_PATTERN);
 const EXPERIMENT_ID = /^[A-Za-z0-9][\w-]{0,63}$/;
 const MAX_DECODE_ROUNDS = 10;
 

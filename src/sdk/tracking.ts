@@ -4,7 +4,7 @@
 // clients use); errors are the server's, as StrataApiError.
 import type { StrataClient } from './client.ts';
 import { seg } from './client.ts';
-import type { ArtifactListing, ByteRange, Download, Experiment, Metric, MetricValue, Page, Run, RunInfo, RunStatus, StringMap, UploadBody, UploadedArtifact, ViewType } from './types.ts';
+import type { ArtifactListing, ByteRange, Download, Experiment, Metric, MetricValue, Page, Run, RunStatus, StringMap, UploadBody, UploadedArtifact, ViewType } from './types.ts';
 import { download, filePath, toStringMap, uploadStream, withQuery } from './wire.ts';
 
 /** Tags or params: a map, or MLflow's list of `{key, value}`. */
@@ -129,14 +129,14 @@ export class TrackingClient {
   }
 
   /** Changes a run's status (FINISHED, FAILED and KILLED end it), end time or name. */
-  async updateRun(id: string, input: { readonly status?: RunStatus | undefined; readonly endTime?: number | undefined; readonly name?: string | undefined }): Promise<RunInfo> {
-    return this.client.request<RunInfo>('PATCH', this.runPath(id), {
+  async updateRun(id: string, input: { readonly status?: RunStatus | undefined; readonly endTime?: number | undefined; readonly name?: string | undefined }): Promise<Run> {
+    return this.client.request<Run>('PATCH', this.runPath(id), {
       body: { ...(input.status === undefined ? {} : { status: input.status }), ...(input.endTime === undefined ? {} : { endTime: input.endTime }), ...(input.name === undefined ? {} : { name: input.name }) },
     });
   }
 
   /** Ends a run: `updateRun(id, {status})`, FINISHED by default. */
-  async endRun(id: string, status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED'): Promise<RunInfo> {
+  async endRun(id: string, status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED'): Promise<Run> {
     return this.updateRun(id, { status });
   }
 

@@ -8,7 +8,7 @@ import { defineRoute } from '../access/index.ts';
 import type { Clock, ProjectId } from '../kernel/index.ts';
 import { NAME_PATTERN, StrataError, badRequest } from '../kernel/index.ts';
 import type { DatasetInput, Experiment, Metric, Run, RunInfo, Tag } from './model.ts';
-import { LIMITS, RUN_STATUSES, SYSTEM_TAGS, VIEW_TYPES } from './model.ts';
+import { LIMITS, RUN_ID_PATTERN, RUN_STATUSES, SYSTEM_TAGS, VIEW_TYPES } from './model.ts';
 import type { TrackingService } from './tracking-service.ts';
 
 /**
@@ -28,7 +28,7 @@ export interface TrackingRoutesDeps {
 const Strict = { additionalProperties: false } as const;
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description });
 const ExperimentIdT = Type.String({ pattern: '^[0-9]{1,19}$', description: 'experiment id' });
-const RunIdT = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$', description: 'run id' });
+const RunIdT = Type.String({ pattern: RUN_ID_PATTERN, description: 'run id' });
 const Key = Type.String({ minLength: 1, maxLength: LIMITS.keyLength });
 const TagMap = Type.Record(Type.String({ minLength: 1, maxLength: LIMITS.keyLength }), Type.String({ maxLength: LIMITS.runTagValueLength }));
 const MetricValue = Type.Union([Type.Number(), Type.Literal('NaN'), Type.Literal('Infinity'), Type.Literal('-Infinity')], { description: 'a number; non-finite values as "NaN", "Infinity", "-Infinity"' });
@@ -284,7 +284,11 @@ export function trackingRoutes({ access, tracking, clock }: TrackingRoutesDeps):
         ),
       },
       authz: write,
-      handler: async ({ params, body, actor, resource }) => runInfoJson(await tracking.updateRun(actor, pid(resource), params.run, body)),
+      handler: async ({ params, body, actor, resource }) => {
+        await tracking.updateRun(actor, pid(resource), params.run, body);
+        // The whole run, like every other run route.
+        return runJson(await tracking.getRun(pid(resource), params.run));
+      },
     }),
     defineRoute({
       method: 'DELETE',
