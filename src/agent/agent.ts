@@ -13,7 +13,7 @@ import { BUILTIN_RESULT_FILE } from '../jobs/index.ts';
 import type { StrataClient } from '../sdk/index.ts';
 import { StrataApiError, seg } from '../sdk/index.ts';
 import { EnergyMeter, systemEnergyReaders } from './energy.ts';
-import { attemptDir, startProcess } from './executors/process.ts';
+import { attemptDir, reapOrphans, startProcess } from './executors/process.ts';
 import { restoreCheckpoint, uploadArtifacts } from './artifacts.ts';
 import type { RunningProcess } from './executors/process.ts';
 
@@ -68,6 +68,8 @@ export class Agent {
 
   /** Registers and starts claiming work. */
   async start(): Promise<NodeInfo> {
+    // Job processes an earlier life of this agent left behind would run on unaccounted.
+    reapOrphans(this.o.workRoot, this.o.name, this.log);
     this.node = await this.o.client.post<NodeInfo>('/api/v1/agent/register', {
       name: this.o.name, region: this.o.region, pool: this.o.pool, capacity: this.o.capacity, labels: this.o.labels ?? {}, version: this.o.version ?? '0.1.0',
       ...(this.o.address === undefined ? {} : { address: this.o.address }),
@@ -160,6 +162,7 @@ export class Agent {
       const meter = new EnergyMeter({ clock: this.clock, readers: systemEnergyReaders({ gpu: false }), cores: Math.max(1, spec.resources.cpuMillis / 1000), memoryBytes: spec.resources.memoryBytes, pue: 1 });
       const proc = startProcess(attempt, {
         workRoot: this.o.workRoot,
+        agentName: this.o.name,
         clock: this.clock,
         graceSeconds: this.o.graceSeconds ?? 10,
         serverUrl: this.o.client.server,

@@ -3,7 +3,7 @@
 // declared secrets), streams its output, enforces max runtime and cancellation (SIGTERM, then
 // SIGKILL after a grace period) and measures CPU time and peak memory from /proc.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../../kernel/index.ts';
@@ -25,6 +25,8 @@ export interface RunOptions {
   readonly graceSeconds: number;
   /** The server the agent talks to: given to the job as MLFLOW_TRACKING_URI with its run-scoped token. */
   readonly serverUrl?: string;
+  /** The agent's node name: its process groups are noted under `<workRoot>/.running/<name>/` (agents may share a work root). */
+  readonly agentName?: string;
 }
 
 export interface RunningProcess {
@@ -52,6 +54,57 @@ function procStat(pid: number): { cpuSeconds: number; rssPeak: number } | null {
   } catch {
     return null;
   }
+}
+
+/** Where an agent notes the process groups it runs, one file per group leader (`<pid>.json`); one folder per agent name. */
+function runningDir(workRoot: string, agentName: string): string {
+  return join(workRoot, '.running', agentName.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22): with the pid, it names one process for good. */
+function startTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Kills the process groups an earlier life of this agent left running (it was SIGKILLed or the
+ * machine's supervisor restarted it: job processes live in their own process groups and survive
+ * it). Each recorded group leader is killed only if it is still the same process (same pid and
+ * start time), so a reused pid is never hit. Returns how many groups were killed.
+ */
+export function reapOrphans(workRoot: string, agentName: string, log: (msg: string) => void = () => undefined): number {
+  const dir = runningDir(workRoot, agentName);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return 0;
+  }
+  let killed = 0;
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; start?: unknown; job?: unknown; attempt?: unknown };
+      if (typeof rec.pid === 'number' && Number.isSafeInteger(rec.pid) && rec.pid > 1 && typeof rec.start === 'string' && startTicks(rec.pid) === rec.start) {
+        process.kill(-rec.pid, 'SIGKILL');
+        killed += 1;
+        log(`killed the process group ${rec.pid} of ${String(rec.job)} attempt ${String(rec.attempt)}, left running by an earlier life of this agent`);
+      }
+    } catch {
+      // unreadable record, or the group is gone already
+    }
+    try {
+      unlinkSync(file);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return killed;
 }
 
 /** The attempt's own directory (its HOME; spec files, outputs and the checkpoint directory are relative to it). */
@@ -116,6 +169,17 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
 
   const child = spawn(argv[0] ?? '', argv.slice(1), { cwd: join(dir, spec.workingDir), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid;
+  // Noted so that a restarted agent can kill it if this agent dies first (reapOrphans).
+  const noted = opts.agentName === undefined ? undefined : runningDir(opts.workRoot, opts.agentName);
+  const record = pid === undefined || noted === undefined ? undefined : join(noted, `${pid}.json`);
+  if (record !== undefined && noted !== undefined && pid !== undefined) {
+    try {
+      mkdirSync(noted, { recursive: true });
+      writeFileSync(record, JSON.stringify({ pid, start: startTicks(pid), job: attempt.jobId, attempt: attempt.number }));
+    } catch {
+      // best effort: without the note only an orphan after a crash goes unkilled
+    }
+  }
   const sampler = setInterval(() => {
     if (pid === undefined) return;
     const s = procStat(pid);
@@ -156,6 +220,13 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
       clearInterval(sampler);
       clearTimeout(killTimer);
       clearTimeout(runtimeTimer);
+      if (record !== undefined) {
+        try {
+          unlinkSync(record);
+        } catch {
+          // not written, or removed
+        }
+      }
       const wallSeconds = (opts.clock.now() - started) / 1000;
       resolve({ exitCode, reason, usage: { cpuSeconds: last.cpuSeconds, peakMemoryBytes: last.rssPeak, wallSeconds } });
     };
