@@ -61,6 +61,9 @@ function runningDir(workRoot: string, agentName: string): string {
   return join(workRoot, '.running', agentName.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
 
+/** Running-note folders this process has created already (one mkdir per agent, not per attempt). */
+const madeRunningDirs = new Set<string>();
+
 /** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22): with the pid, it names one process for good. */
 function startTicks(pid: number): string | null {
   try {
@@ -174,7 +177,10 @@ export function startProcess(attempt: LeasedAttempt, opts: RunOptions): RunningP
   const record = pid === undefined || noted === undefined ? undefined : join(noted, `${pid}.json`);
   if (record !== undefined && noted !== undefined && pid !== undefined) {
     try {
-      mkdirSync(noted, { recursive: true });
+      if (!madeRunningDirs.has(noted)) {
+        mkdirSync(noted, { recursive: true });
+        madeRunningDirs.add(noted);
+      }
       writeFileSync(record, JSON.stringify({ pid, start: startTicks(pid), job: attempt.jobId, attempt: attempt.number }));
     } catch {
       // best effort: without the note only an orphan after a crash goes unkilled
