@@ -50,6 +50,7 @@ export const POLICY = {
   'agent.register': { on: 'platform', need: 'node' },
   'agent.work': { on: 'node', need: 'node-self' },
   'audit.checkpoint': { on: 'platform', need: 'platform-admin' },
+  'blobs.gc': { on: 'platform', need: 'platform-admin' },
 } as const satisfies Record<string, { on: Resource['kind']; need: Need }>;
 
 /**

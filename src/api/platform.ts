@@ -20,6 +20,7 @@ import { RegistryService, registryRoutes, runArtifactSources } from '../registry
 import type { ModelSourceResolver } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
 import { buildApp } from './app.ts';
+import { BlobGc, blobGcRoutes } from './blob-gc.ts';
 import { attemptRuns } from './job-runs.ts';
 import { engineKindValidators } from './engine-kinds.ts';
 import type { StrataApp } from './app.ts';
@@ -118,7 +119,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),

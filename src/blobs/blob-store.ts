@@ -42,6 +42,23 @@ export interface GetOptions {
 export interface BlobInfo {
   readonly digest: Digest;
   readonly size: number;
+  /**
+   * When the blob was last stored (ms since the epoch, on the store's clock): set by the put that
+   * created it and refreshed by every put that deduplicates onto it. The garbage collector's grace
+   * period is measured from this time (blobs/gc.ts).
+   */
+  readonly createdAt: number;
+}
+
+/** Options for `BlobStore.delete`. */
+export interface DeleteOptions {
+  /**
+   * Delete only if the blob's `createdAt` is at or before this time (ms); otherwise keep it and
+   * resolve `false`. Decided atomically with respect to a concurrent put of the same content: that
+   * put either refreshes `createdAt` before the decision (the blob is kept) or finds the blob gone
+   * and stores it anew — it never returns a digest whose blob this delete then removes.
+   */
+  readonly unmodifiedSince?: number;
 }
 
 /** Options for `BlobStore.list`. */
@@ -62,20 +79,23 @@ export interface ListOptions {
  * - Equal content is stored once; concurrent puts of the same content all succeed with the same
  *   digest and exactly one of them reports `created: true`.
  * - Digests passed in are re-checked: a malformed digest is a 400, never a path.
+ * - A put that deduplicates refreshes the blob's `createdAt`, so a re-used blob is never older
+ *   than its latest upload.
  * - `delete` is for garbage collection: it is safe only for digests the database no longer
- *   references and that no upload is about to reference (the GC protocol above owns that race).
+ *   references; `unmodifiedSince` closes the race with an upload of the same content that is
+ *   about to reference it (the protocol is in blobs/gc.ts).
  */
 export interface BlobStore {
   /** Streams `source` into the store; resolves once the object is durable. */
   put(source: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<PutResult>;
   /** Opens a stream of the blob (or a range of it). Rejects with 404 when absent. */
   get(digest: Digest, options?: GetOptions): Promise<Readable>;
-  /** Size of a stored blob, or `undefined` when absent. */
+  /** Size and time of a stored blob, or `undefined` when absent. */
   stat(digest: Digest): Promise<BlobInfo | undefined>;
   /** True when the blob is present. */
   has(digest: Digest): Promise<boolean>;
-  /** Removes a blob; resolves `true` if it was present. */
-  delete(digest: Digest): Promise<boolean>;
+  /** Removes a blob; resolves `true` if it was present (and, with `unmodifiedSince`, old enough) and is now gone. */
+  delete(digest: Digest, options?: DeleteOptions): Promise<boolean>;
   /** Every stored blob in ascending digest order, read lazily (flat memory for any count). */
   list(options?: ListOptions): AsyncIterable<BlobInfo>;
 }

@@ -12,7 +12,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import fc from 'fast-check';
-import { isStrataError, seededRandom, type ErrorCode } from '../kernel/index.ts';
+import { isStrataError, seededRandom, type ErrorCode, type ManualClock } from '../kernel/index.ts';
 import type { BlobStore } from './blob-store.ts';
 import { digestOf, type Digest } from './digest.ts';
 
@@ -23,6 +23,8 @@ export interface BlobStoreHarness {
   dispose(): Promise<void>;
   /** How many partial uploads the implementation still holds (temp files, open multipart uploads). */
   leftovers?(): Promise<number>;
+  /** The clock the store was given: blob times (`createdAt`) are checked against it when present. */
+  readonly clock?: ManualClock;
 }
 
 export interface BlobStoreContractOptions {
@@ -112,6 +114,26 @@ export function runBlobStoreContract(options: BlobStoreContractOptions): void {
     });
   };
 
+  /** A test that needs the harness's clock: skipped (with the reason) when the harness has none. */
+  const clockTest = (title: string, body: (h: BlobStoreHarness, clock: ManualClock) => Promise<void>): void => {
+    contractTest(title, async (h, t) => {
+      if (h.clock === undefined) {
+        t.skip('the harness gives no clock, so blob times cannot be checked');
+        return;
+      }
+      await body(h, h.clock);
+    });
+  };
+
+  /** stat() of a blob just stored: its digest and size, and a time (the clock's, when known). */
+  const assertInfo = async (h: BlobStoreHarness, digest: Digest, size: number): Promise<void> => {
+    const info = await h.store.stat(digest);
+    assert.ok(info !== undefined, `${digest} should be stored`);
+    assert.deepEqual({ digest: info.digest, size: info.size }, { digest, size });
+    assert.ok(Number.isSafeInteger(info.createdAt), `createdAt ${info.createdAt} is whole milliseconds`);
+    if (h.clock !== undefined) assert.equal(info.createdAt, h.clock.now());
+  };
+
   /** Nothing stored, nothing half-stored. */
   const assertEmpty = async (h: BlobStoreHarness, why: string): Promise<void> => {
     const listed: string[] = [];
@@ -121,24 +143,25 @@ export function runBlobStoreContract(options: BlobStoreContractOptions): void {
   };
 
   void suite(`BlobStore contract: ${options.name}`, () => {
-    contractTest('put then get returns the same bytes under their SHA-256 digest', async ({ store }) => {
+    contractTest('put then get returns the same bytes under their SHA-256 digest', async (h) => {
+      const { store } = h;
       for (const [size, seed] of [[1, 1], [1000, 2], [MiB + 3, 3], [3 * MiB + 17, 4]] as const) {
         const data = seededBytes(size, seed);
         const r = await store.put(chunked(data, [4096, 100_000, 1, 65536]));
         assert.equal(r.digest, digestOf(data));
         assert.equal(r.size, size);
         assert.equal(r.created, true);
-        assert.deepEqual(await store.stat(r.digest), { digest: r.digest, size });
+        await assertInfo(h, r.digest, size);
         assert.equal(await store.has(r.digest), true);
         assert.ok((await readAll(await store.get(r.digest))).equals(data), `round trip of ${size} bytes`);
       }
     });
 
-    contractTest('the empty blob is stored under the well-known empty SHA-256', async ({ store }) => {
-      const r = await store.put(chunked(new Uint8Array(0)));
+    contractTest('the empty blob is stored under the well-known empty SHA-256', async (h) => {
+      const r = await h.store.put(chunked(new Uint8Array(0)));
       assert.deepEqual(r, { digest: EMPTY_SHA256, size: 0, created: true });
-      assert.equal((await readAll(await store.get(r.digest))).length, 0);
-      assert.deepEqual(await store.stat(r.digest), { digest: EMPTY_SHA256, size: 0 });
+      assert.equal((await readAll(await h.store.get(r.digest))).length, 0);
+      await assertInfo(h, EMPTY_SHA256 as Digest, 0);
     });
 
     contractTest('any chunking of the same bytes gives the same digest (property)', async ({ store }) => {
@@ -384,6 +407,84 @@ export function runBlobStoreContract(options: BlobStoreContractOptions): void {
       const fromMissing: string[] = [];
       for await (const b of store.list({ after: missingCursor })) fromMissing.push(b.digest);
       assert.deepEqual(fromMissing, sorted.filter((d) => d > missingCursor));
+    });
+
+    clockTest('createdAt is the time of the latest put: set when stored, refreshed by a deduplicating put, in stat and list', async ({ store }, clock) => {
+      const data = seededBytes(20_000, 30);
+      const first = await store.put(chunked(data));
+      const stored = clock.now();
+      assert.equal((await store.stat(first.digest))?.createdAt, stored);
+      clock.advance(3 * 3600_000 + 7);
+      const other = await store.put(chunked(seededBytes(100, 31)));
+      const listed = new Map<string, number>();
+      for await (const b of store.list()) listed.set(b.digest, b.createdAt);
+      assert.deepEqual(listed, new Map([[first.digest, stored], [other.digest, clock.now()]]), 'list reports each blob\'s own time');
+      clock.advance(24 * 3600_000);
+      const again = await store.put(chunked(data, [999]));
+      assert.equal(again.created, false);
+      assert.equal((await store.stat(first.digest))?.createdAt, clock.now(), 'a deduplicating put refreshes the time');
+      for await (const b of store.list()) if (b.digest === first.digest) assert.equal(b.createdAt, clock.now());
+    });
+
+    clockTest('delete with unmodifiedSince removes a blob only if it was not stored again after that time', async ({ store }, clock) => {
+      const data = seededBytes(5000, 32);
+      const { digest } = await store.put(chunked(data));
+      const t0 = clock.now();
+      assert.equal(await store.delete(digest, { unmodifiedSince: t0 - 1 }), false, 'stored after the bound: kept');
+      assert.ok((await readAll(await store.get(digest))).equals(data));
+      clock.advance(60_000);
+      await store.put(chunked(data)); // re-stored (deduplicated) after t0
+      assert.equal(await store.delete(digest, { unmodifiedSince: t0 }), false, 're-stored after the bound: kept');
+      assert.ok((await readAll(await store.get(digest))).equals(data), 'a refused delete leaves the bytes intact');
+      assert.equal(await store.delete(digest, { unmodifiedSince: clock.now() }), true, 'at the bound: deleted');
+      assert.equal(await store.has(digest), false);
+      assert.equal(await store.delete(digest, { unmodifiedSince: clock.now() }), false, 'absent: nothing to delete');
+      await expectError(store.delete(digest, { unmodifiedSince: Number.NaN }), 'bad_request');
+      const listed: string[] = [];
+      for await (const b of store.list()) listed.push(b.digest);
+      assert.deepEqual(listed, []);
+    });
+
+    clockTest('a deduplicating put racing a conditional delete never returns a digest whose blob is then gone', async ({ store }, clock) => {
+      // Timing-driven: the delete starts a sweeping delay after the put's body has ended, so across
+      // the rounds its decision falls before, during and after the moment the put finds the blob.
+      const probe = seededBytes(3000, 399);
+      await store.put(chunked(probe));
+      let started = process.hrtime.bigint();
+      await store.put(chunked(probe));
+      const finishNs = Number(process.hrtime.bigint() - started);
+      const spin = async (ns: number): Promise<void> => {
+        const until = process.hrtime.bigint() + BigInt(Math.round(ns));
+        while (process.hrtime.bigint() < until) await tick();
+      };
+      const rounds = 120;
+      for (let round = 0; round < rounds; round++) {
+        const data = seededBytes(1000 + round, 400 + round);
+        const { digest } = await store.put(chunked(data));
+        const oldTime = clock.now();
+        clock.advance(1000); // the racing put is newer than the delete's bound
+        let bodyDone!: () => void;
+        const ended = new Promise<void>((r) => (bodyDone = r));
+        async function* body(): AsyncGenerator<Uint8Array> {
+          yield* chunked(data, [97]);
+          bodyDone();
+        }
+        started = process.hrtime.bigint();
+        const put = store.put(body());
+        const del = (async () => {
+          await ended;
+          await spin(((round % 40) / 40) * finishNs * 1.2);
+          return store.delete(digest, { unmodifiedSince: oldTime });
+        })();
+        const [r, deleted] = await Promise.all([put, del]);
+        assert.equal(r.digest, digest);
+        assert.equal(await store.has(digest), true, `round ${round}: the put returned ${digest} (created: ${r.created}, the delete said ${deleted}) but the blob is gone`);
+        assert.ok((await readAll(await store.get(digest))).equals(data), `round ${round}: the content is intact`);
+        assert.equal((await store.stat(digest))?.createdAt, clock.now(), `round ${round}: the blob carries the put's time`);
+      }
+      let stored = 0;
+      for await (const _ of store.list()) stored += 1;
+      assert.equal(stored, rounds + 1);
     });
 
     contractTest('an aborted get destroys its stream with the signal reason', async ({ store }) => {

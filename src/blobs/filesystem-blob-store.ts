@@ -2,6 +2,7 @@
 //
 //   <root>/objects/sha256/ab/cd/<64 hex>   immutable objects (mode 0444), fanned out 256×256
 //   <root>/uploads/<random>.part           uploads in progress, on the same filesystem
+//   <root>/gc-pending/<64 hex>.<random>    objects a conditional delete is deciding on (see below)
 //
 // An upload is hashed while it is written to a private temp file, fsynced, then hard-linked into
 // place (link(2) fails with EEXIST if the object exists, so exactly one concurrent writer "creates"
@@ -9,9 +10,20 @@
 // Whatever happens the temp file is removed; crashed processes' leftovers are swept by
 // `removeStaleUploads`. Readers open objects with O_NOFOLLOW, so a symlink planted in the store
 // cannot redirect a read elsewhere.
+//
+// A blob's time (`BlobInfo.createdAt`) is its file's mtime, written from the store's clock when the
+// upload completes and refreshed (lutimes) by every put that deduplicates onto the object. A
+// conditional delete (`unmodifiedSince`, used by the garbage collector) first renames the object
+// into gc-pending/, then reads the time of what it moved: a put that refreshed the object before
+// the rename is seen and the object is renamed back; a put after the rename finds no object and
+// stores it anew (its refresh fails with ENOENT, so it links again). Either way a put never returns
+// a digest whose object this delete removes. While an object sits in gc-pending/ (a rename, an
+// lstat and a rename back: microseconds, and only for an object the collector found unreferenced)
+// reads of it answer 404. A crash in that window leaves the object in gc-pending/; opening the
+// store moves every such object back, so a crash can only make the collector keep a blob.
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, lutimes, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
 import { StrataError, badRequest, notFound, systemClock, type Clock } from '../kernel/index.ts';
@@ -23,6 +35,7 @@ import {
   uploadInterrupted,
   type BlobInfo,
   type BlobStore,
+  type DeleteOptions,
   type GetOptions,
   type ListOptions,
   type PutOptions,
@@ -35,7 +48,7 @@ export interface FilesystemBlobStoreOptions {
   readonly root: string;
   /** Default per-upload byte limit when a put names none (default: unlimited). */
   readonly maxBytes?: number;
-  /** Time source for `removeStaleUploads` (default: the system clock). */
+  /** Time source for blob times (`createdAt`) and `removeStaleUploads` (default: the system clock). */
   readonly clock?: Clock;
 }
 
@@ -52,6 +65,10 @@ const READ_HIGH_WATER_MARK = 1 << 20;
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX2 = /^[0-9a-f]{2}$/;
 const UPLOAD_SUFFIX = '.part';
+/** Names in gc-pending/: the object's hex, a dot, 16 random hex digits. */
+const PENDING_NAME = /^([0-9a-f]{64})\.[0-9a-f]{16}$/;
+/** How often a deduplicating put retries when a conditional delete keeps removing the object under it. */
+const INSTALL_ATTEMPTS = 4;
 
 const errno = (e: unknown): string | undefined =>
   typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
@@ -129,6 +146,8 @@ export async function openFilesystemBlobStore(options: FilesystemBlobStoreOption
   const store = new FilesystemBlobStore(options);
   await mkdir(store.objectsDir, { recursive: true, mode: 0o700 });
   await mkdir(store.uploadsDir, { recursive: true, mode: 0o700 });
+  await mkdir(store.pendingDir, { recursive: true, mode: 0o700 });
+  await store.restorePending();
   return store;
 }
 
@@ -137,6 +156,8 @@ export class FilesystemBlobStore implements BlobStore {
   readonly root: string;
   readonly objectsDir: string;
   readonly uploadsDir: string;
+  /** Where a conditional delete parks an object while it decides (see the header). */
+  readonly pendingDir: string;
   private readonly maxBytes: number;
   private readonly clock: Clock;
   /** Temp files of this process's uploads in progress: never swept. */
@@ -146,6 +167,7 @@ export class FilesystemBlobStore implements BlobStore {
     this.root = options.root;
     this.objectsDir = join(options.root, 'objects', DIGEST_ALGORITHM);
     this.uploadsDir = join(options.root, 'uploads');
+    this.pendingDir = join(options.root, 'gc-pending');
     this.maxBytes = checkedLimit(options.maxBytes);
     this.clock = options.clock ?? systemClock;
   }
@@ -175,6 +197,9 @@ export class FilesystemBlobStore implements BlobStore {
       fh = await open(temp, 'wx', 0o444);
       const hash = createHash('sha256');
       const size = await receive(source, fh, (chunk) => hash.update(chunk), maxBytes, signal);
+      // The object's time is the store's clock (not the OS's), so an injected clock governs GC ages.
+      const stamp = this.clock.now() / 1000;
+      await fh.utimes(stamp, stamp);
       await fh.sync();
       await fh.close();
       fh = undefined;
@@ -193,45 +218,82 @@ export class FilesystemBlobStore implements BlobStore {
     }
   }
 
-  /** Moves a complete, fsynced temp file into place; returns whether this call created the object. */
+  /**
+   * Moves a complete, fsynced temp file into place; returns whether this call created the object.
+   * When the object exists already its time is refreshed instead (deduplication), so a re-used
+   * blob is never older than its latest upload.
+   */
   private async install(temp: string, digest: Digest, size: number): Promise<boolean> {
     const target = this.objectPath(digest);
     const dir = dirname(target);
-    const firstCreated = await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (firstCreated !== undefined) {
-      // New fan-out directories must themselves be durable: fsync each parent of a created one.
-      const parts = relative(dirname(firstCreated), dir).split(sep);
-      let d = dirname(firstCreated);
-      await fsyncDirectory(d);
-      for (const p of parts.slice(0, -1)) {
-        d = join(d, p);
-        await fsyncDirectory(d);
-      }
-    }
-    let created: boolean;
-    try {
-      await link(temp, target);
-      created = true;
-    } catch (e) {
-      const code = errno(e);
-      if (code === 'EEXIST') {
-        const st = await lstat(target).catch(() => undefined);
-        if (st !== undefined && st.isFile() && st.size === size) return false; // deduplicated
-        // A truncated or foreign entry (crash before this store fsynced, a planted symlink):
-        // replace it atomically with the verified content.
-        await rename(temp, target);
+    let created = false;
+    for (let attempt = 1; ; attempt++) {
+      await this.makeFanOut(dir);
+      try {
+        await link(temp, target);
         created = true;
-      } else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
-        // Filesystems without hard links: rename is still atomic, dedup reports are best effort.
-        const existed = await this.has(digest);
-        await rename(temp, target);
-        created = !existed;
-      } else {
+        break;
+      } catch (e) {
+        const code = errno(e);
+        if (code === 'EEXIST') {
+          const st = await lstat(target).catch(() => undefined);
+          if (st !== undefined && st.isFile() && st.size === size) {
+            const touched = await this.refresh(target);
+            if (touched === 'refreshed') return false; // deduplicated
+            // 'gone': a conditional delete took the object meanwhile: link again (a few times).
+            if (touched === 'gone' && attempt < INSTALL_ATTEMPTS) continue;
+            // 'denied' (not the file's owner), or a delete racing every attempt: replace the object
+            // with this verified copy of the same content, which carries a fresh time.
+            await rename(temp, target);
+            created = touched === 'gone';
+            break;
+          }
+          // A truncated or foreign entry (crash before this store fsynced, a planted symlink):
+          // replace it atomically with the verified content.
+          await rename(temp, target);
+          created = true;
+          break;
+        }
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+          // Filesystems without hard links: rename is still atomic, dedup reports are best effort.
+          const existed = await this.has(digest);
+          await rename(temp, target);
+          created = !existed;
+          break;
+        }
         throw e;
       }
     }
     await fsyncDirectory(dir);
     return created;
+  }
+
+  /** Creates the fan-out directories of `dir` if needed, each made durable. */
+  private async makeFanOut(dir: string): Promise<void> {
+    const firstCreated = await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (firstCreated === undefined) return;
+    // New fan-out directories must themselves be durable: fsync each parent of a created one.
+    const parts = relative(dirname(firstCreated), dir).split(sep);
+    let d = dirname(firstCreated);
+    await fsyncDirectory(d);
+    for (const p of parts.slice(0, -1)) {
+      d = join(d, p);
+      await fsyncDirectory(d);
+    }
+  }
+
+  /** Sets an existing object's time to now (lutimes: a planted symlink is not followed). */
+  private async refresh(path: string): Promise<'refreshed' | 'gone' | 'denied'> {
+    const stamp = this.clock.now() / 1000;
+    try {
+      await lutimes(path, stamp, stamp);
+      return 'refreshed';
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone';
+      if (code === 'EPERM' || code === 'EACCES') return 'denied';
+      throw e;
+    }
   }
 
   async get(digest: Digest, options: GetOptions = {}): Promise<Readable> {
@@ -269,7 +331,7 @@ export class FilesystemBlobStore implements BlobStore {
     const path = this.objectPath(digest);
     try {
       const st = await lstat(path);
-      return st.isFile() ? { digest, size: st.size } : undefined;
+      return st.isFile() ? { digest, size: st.size, createdAt: Math.round(st.mtimeMs) } : undefined;
     } catch (e) {
       const code = errno(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -281,16 +343,58 @@ export class FilesystemBlobStore implements BlobStore {
     return (await this.stat(digest)) !== undefined;
   }
 
-  async delete(digest: Digest): Promise<boolean> {
+  async delete(digest: Digest, options: DeleteOptions = {}): Promise<boolean> {
     const path = this.objectPath(digest);
+    const bound = options.unmodifiedSince;
+    if (bound !== undefined && !Number.isFinite(bound)) {
+      throw badRequest(`invalid unmodifiedSince ${String(bound)}: use a time in milliseconds since the epoch`, { field: 'unmodifiedSince' });
+    }
     try {
-      await unlink(path);
-      return true;
+      if (bound === undefined) {
+        await unlink(path);
+        return true;
+      }
+      // Cheap refusal first: most young objects never need the rename.
+      const before = await lstat(path);
+      if (!before.isFile() || Math.round(before.mtimeMs) > bound) return false;
+      const parked = join(this.pendingDir, `${digestHex(digest)}.${randomBytes(8).toString('hex')}`);
+      await rename(path, parked);
+      // What was moved is exactly what a concurrent put refreshed, if it got there first.
+      const moved = await lstat(parked);
+      if (Math.round(moved.mtimeMs) <= bound) {
+        await unlink(parked);
+        return true;
+      }
+      await rename(parked, path); // replaces a copy a put stored meanwhile: same content
+      return false;
     } catch (e) {
       const code = errno(e);
+      // Absent, or moved back by another process's recovery meanwhile: nothing was deleted.
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
       throw e;
     }
+  }
+
+  /**
+   * Moves back every object a conditional delete left in gc-pending/ (a crash mid-decision), so a
+   * crash can only make the collector keep a blob. Run by `openFilesystemBlobStore`; returns how
+   * many objects were restored.
+   */
+  async restorePending(): Promise<number> {
+    let restored = 0;
+    for (const name of await sortedEntries(this.pendingDir, PENDING_NAME)) {
+      const hex = PENDING_NAME.exec(name)?.[1];
+      if (hex === undefined) continue;
+      const target = this.objectPath(`${DIGEST_ALGORITHM}:${hex}` as Digest);
+      await this.makeFanOut(dirname(target));
+      try {
+        await rename(join(this.pendingDir, name), target);
+        restored += 1;
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw e; // another process restored or deleted it meanwhile
+      }
+    }
+    return restored;
   }
 
   async *list(options: ListOptions = {}): AsyncIterable<BlobInfo> {
@@ -305,7 +409,7 @@ export class FilesystemBlobStore implements BlobStore {
           if (!hex.startsWith(a + b) || hex <= after) continue;
           const st = await lstat(join(dirB, hex)).catch(() => undefined);
           if (st === undefined || !st.isFile()) continue; // deleted meanwhile, or not ours
-          yield { digest: `${DIGEST_ALGORITHM}:${hex}` as Digest, size: st.size };
+          yield { digest: `${DIGEST_ALGORITHM}:${hex}` as Digest, size: st.size, createdAt: Math.round(st.mtimeMs) };
         }
       }
     }

@@ -1,10 +1,12 @@
 // Public surface of blobs: the content-addressed BlobStore port and its filesystem implementation,
-// digests, and the path and archive policies for user-visible artifact trees.
+// digests, garbage collection of a store, and the path and archive policies for user-visible
+// artifact trees.
 // (The contract suite is in contract.ts, imported directly by implementations' tests.)
 export { type Digest, DIGEST_ALGORITHM, digestHex, digestOf, isDigest, parseDigest } from './digest.ts';
 export {
   type BlobInfo,
   type BlobStore,
+  type DeleteOptions,
   type GetOptions,
   type ListOptions,
   type PutOptions,
@@ -13,6 +15,16 @@ export {
   resolveRange,
 } from './blob-store.ts';
 export { FilesystemBlobStore, type FilesystemBlobStoreOptions, openFilesystemBlobStore } from './filesystem-blob-store.ts';
+export {
+  type BlobReferences,
+  type BlobTally,
+  type SweepOptions,
+  type SweepReport,
+  MAX_SWEEP_ERRORS,
+  emptySweepReport,
+  mergeAscending,
+  sweepBlobStore,
+} from './gc.ts';
 export {
   type ArtifactPath,
   type ArtifactPathLimits,

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { StrataApiError } from '../sdk/index.ts';
 import { isStrataError } from '../kernel/index.ts';
 import { registerAccess } from './access.ts';
+import { registerAdmin } from './admin.ts';
 import { registerAudit } from './audit.ts';
 import { registerJobExec } from './job-exec.ts';
 import { registerJobs } from './jobs.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerSim(program);
   registerSpiking(program);
   registerJobExec(program);
+  registerAdmin(program);
   return program;
 }
 

@@ -1,0 +1,273 @@
+// Blob garbage collection over the whole platform: the database side of the sweep in
+// blobs/gc.ts (which holds the protocol and the precise list of what it cannot protect), the
+// admin route `POST /api/v1/admin/blobs/gc` and its one audit event.
+//
+// Each project has its own blob store (jobs' `projectBlobStores`: <blobs>/projects/<project id>),
+// and every row that names a blob names one in its own project's store. The tables that do:
+//
+//   run_artifacts.digest            (project_id, digest) indexed
+//   logged_model_artifacts.digest   (project_id, digest) indexed
+//   job_artifacts.digest            (project_id, digest) indexed (migration 0010)
+//   model_version_files.digest      digest indexed (migration 0010); the project is the version's
+//
+// model_versions.manifest_digest is not a blob: it hashes the canonical JSON of the version's file
+// list (registry/source.ts `manifestDigest`), which is never put into a store. datasets.digest is
+// MLflow's dataset fingerprint, not content of a store either.
+//
+// Safety beyond the sweep's protocol: only stores of projects this database knows are swept (a
+// store directory of no known project — a server pointed at the wrong database — is reported and
+// left alone); a dry run is the default; one collection runs at a time in a server.
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { Actor, AuditLog, RouteSpec } from '../access/index.ts';
+import { defineRoute } from '../access/index.ts';
+import type { BlobReferences, BlobStore, BlobTally, Digest, SweepReport } from '../blobs/index.ts';
+import { emptySweepReport, mergeAscending, sweepBlobStore } from '../blobs/index.ts';
+import type { Clock } from '../kernel/index.ts';
+import { NAME_PATTERN, conflict, notFound } from '../kernel/index.ts';
+import type { Store } from '../store/index.ts';
+
+/** Default grace period: an upload's blob is at least this old before an unreferenced one may go. */
+export const DEFAULT_GRACE_SECONDS = 24 * 3600;
+/** Digests read per query of the mark. */
+const MARK_PAGE = 1000;
+
+type Db = Store['db'];
+
+/**
+ * Keyset-paged distinct digests, ascending: one table's part of a project's mark. The merge with
+ * the store's listing compares in JavaScript; digests are 'sha256:' and lower-case hex, which every
+ * collation orders as bytes do. Were one not to, the mark would only miss references (never invent
+ * them), and the per-candidate re-check would still keep every blob a row names.
+ */
+async function* pagedDigests(page: (after: string, limit: number) => Promise<readonly { digest: string }[]>): AsyncGenerator<string> {
+  let after = '';
+  for (;;) {
+    const rows = await page(after, MARK_PAGE);
+    for (const r of rows) yield r.digest;
+    const last = rows.at(-1);
+    if (rows.length < MARK_PAGE || last === undefined) return;
+    after = last.digest;
+  }
+}
+
+/** The rows that name blobs of one project's store, as the sweep asks about them. */
+export function projectBlobReferences(db: Db, projectId: string): BlobReferences {
+  return {
+    referencedDigests: () =>
+      mergeAscending([
+        pagedDigests((after, limit) =>
+          db.selectFrom('run_artifacts').select('digest').distinct().where('project_id', '=', projectId).where('digest', '>', after).orderBy('digest').limit(limit).execute(),
+        ),
+        pagedDigests((after, limit) =>
+          db.selectFrom('logged_model_artifacts').select('digest').distinct().where('project_id', '=', projectId).where('digest', '>', after).orderBy('digest').limit(limit).execute(),
+        ),
+        pagedDigests((after, limit) =>
+          db.selectFrom('job_artifacts').select('digest').distinct().where('project_id', '=', projectId).where('digest', '>', after).orderBy('digest').limit(limit).execute(),
+        ),
+        pagedDigests((after, limit) =>
+          db
+            .selectFrom('model_version_files as f')
+            .innerJoin('model_versions as v', (j) => j.onRef('v.model_id', '=', 'f.model_id').onRef('v.version', '=', 'f.version'))
+            .select('f.digest')
+            .distinct()
+            .where('v.project_id', '=', projectId)
+            .where('f.digest', '>', after)
+            .orderBy('f.digest')
+            .limit(limit)
+            .execute(),
+        ),
+      ]),
+    async isReferenced(digest: Digest): Promise<boolean> {
+      const row = await db
+        .selectNoFrom((eb) =>
+          eb
+            .or([
+              eb.exists(eb.selectFrom('run_artifacts').select('digest').where('project_id', '=', projectId).where('digest', '=', digest)),
+              eb.exists(eb.selectFrom('logged_model_artifacts').select('digest').where('project_id', '=', projectId).where('digest', '=', digest)),
+              eb.exists(eb.selectFrom('job_artifacts').select('digest').where('project_id', '=', projectId).where('digest', '=', digest)),
+              eb.exists(
+                eb
+                  .selectFrom('model_version_files as f')
+                  .innerJoin('model_versions as v', (j) => j.onRef('v.model_id', '=', 'f.model_id').onRef('v.version', '=', 'f.version'))
+                  .select('f.digest')
+                  .where('v.project_id', '=', projectId)
+                  .where('f.digest', '=', digest),
+              ),
+            ])
+            .as('hit'),
+        )
+        .executeTakeFirstOrThrow();
+      // SQLite answers 0/1, PostgreSQL a boolean.
+      return row.hit === true || Number(row.hit) === 1;
+    },
+  };
+}
+
+export interface BlobGcOptions {
+  /** Delete nothing; report what would be deleted. */
+  readonly dryRun: boolean;
+  readonly graceSeconds: number;
+  /** One project by name; every project when absent. */
+  readonly project?: string;
+  /** Stops the collection between two blobs (the report says it is incomplete). */
+  readonly signal?: AbortSignal;
+}
+
+/** One project's part of a collection. */
+export interface ProjectGcReport extends SweepReport {
+  readonly project: string;
+  readonly projectId: string;
+}
+
+export interface BlobGcResult {
+  readonly dryRun: boolean;
+  readonly graceSeconds: number;
+  /** Blobs stored or refreshed after this time were kept whatever their references. */
+  readonly cutoff: string;
+  /** False when a project's sweep was stopped or failed. */
+  readonly complete: boolean;
+  readonly projects: readonly ProjectGcReport[];
+  readonly totals: { readonly [K in TallyKey]: BlobTally } & { readonly bytesFreed: number };
+  /** Store directories of no project in this database: left alone. */
+  readonly unknownStores: readonly string[];
+}
+
+const TALLIES = ['scanned', 'referenced', 'young', 'rescued', 'reclaimable', 'deleted', 'failed'] as const;
+type TallyKey = (typeof TALLIES)[number];
+
+export interface BlobGcDeps {
+  readonly store: Store;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  /** The blobs root (`<home>/blobs`): project stores live under `projects/<project id>`. */
+  readonly blobsRoot: string;
+  readonly blobsFor: (projectId: string) => Promise<BlobStore>;
+}
+
+/** Runs collections over every project's store (or one project's). */
+export class BlobGc {
+  private running = false;
+
+  constructor(private readonly deps: BlobGcDeps) {}
+
+  /**
+   * One collection. Not a dry run: audited as one `blobs.gc` event with the totals, also when a
+   * sweep fails midway (outcome `failure`, with what was deleted before it failed).
+   */
+  async run(actor: Actor, options: BlobGcOptions): Promise<BlobGcResult> {
+    if (this.running) throw conflict('a blob garbage collection is already running on this server: wait for it to finish, then run again');
+    this.running = true;
+    try {
+      return await this.collect(actor, options);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async collect(actor: Actor, options: BlobGcOptions): Promise<BlobGcResult> {
+    const { store, audit, clock, blobsRoot, blobsFor } = this.deps;
+    const { dryRun, graceSeconds, signal } = options;
+    const all = await store.db.selectFrom('projects').select(['id', 'name']).orderBy('name').execute();
+    const projects = options.project === undefined ? all : all.filter((p) => p.name === options.project);
+    if (options.project !== undefined && projects.length === 0) throw notFound('project', options.project);
+    const known = new Set(all.map((p) => p.id));
+    const storesDir = join(blobsRoot, 'projects');
+    const dirs = existsSync(storesDir) ? await readdir(storesDir) : [];
+    const onDisk = new Set(dirs);
+    const unknownStores = options.project === undefined ? dirs.filter((d) => !known.has(d)).sort() : [];
+
+    const cutoff = clock.now() - graceSeconds * 1000;
+    const reports: ProjectGcReport[] = [];
+    let failure: { readonly error: unknown } | undefined;
+    for (const p of projects) {
+      // A project that never stored a blob has no store: opening one would create it.
+      if (!onDisk.has(p.id)) continue;
+      const report = emptySweepReport();
+      try {
+        await sweepBlobStore(await blobsFor(p.id), projectBlobReferences(store.db, p.id), { cutoff, dryRun, ...(signal === undefined ? {} : { signal }) }, report);
+      } catch (error) {
+        failure = { error };
+      }
+      reports.push({ project: p.name, projectId: p.id, ...report });
+      if (failure !== undefined || signal?.aborted === true) break;
+    }
+
+    const totals = Object.fromEntries(TALLIES.map((k) => [k, { blobs: 0, bytes: 0 }])) as Record<TallyKey, BlobTally>;
+    for (const r of reports) {
+      for (const k of TALLIES) {
+        totals[k].blobs += r[k].blobs;
+        totals[k].bytes += r[k].bytes;
+      }
+    }
+    const complete = failure === undefined && reports.every((r) => r.complete) && signal?.aborted !== true;
+    const result: BlobGcResult = {
+      dryRun,
+      graceSeconds,
+      cutoff: new Date(cutoff).toISOString(),
+      complete,
+      projects: reports,
+      totals: { ...totals, bytesFreed: totals.deleted.bytes },
+      unknownStores,
+    };
+    if (!dryRun) {
+      const only = options.project === undefined ? undefined : projects[0];
+      await audit.appendAlone({
+        actor: actor.principal?.id ?? 'system',
+        requestId: actor.requestId,
+        action: 'blobs.gc',
+        resource: only === undefined ? 'platform/blobs' : `project/${only.id}/blobs`,
+        project: only?.id ?? null,
+        outcome: failure === undefined ? 'success' : 'failure',
+        details: {
+          graceSeconds,
+          cutoff: result.cutoff,
+          complete,
+          projects: reports.length,
+          ...Object.fromEntries(TALLIES.map((k) => [k, totals[k]])),
+          bytesFreed: totals.deleted.bytes,
+          ...(failure === undefined ? {} : { error: failure.error instanceof Error ? failure.error.message : String(failure.error) }),
+        },
+      });
+    }
+    if (failure !== undefined) throw failure.error;
+    return result;
+  }
+}
+
+const Strict = { additionalProperties: false } as const;
+
+/** The admin route (platform administrators only). */
+export function blobGcRoutes({ gc }: { readonly gc: BlobGc }): RouteSpec[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/admin/blobs/gc',
+      summary:
+        'Garbage-collect unreferenced blobs of every project (or one): a dry run unless dryRun is false; blobs younger than graceSeconds (default 86400) are kept. Audited as blobs.gc when not a dry run.',
+      tags: ['admin'],
+      schema: {
+        body: Type.Optional(
+          Type.Object(
+            {
+              dryRun: Type.Optional(Type.Boolean({ description: 'delete nothing, report what would go (default true)' })),
+              graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 * 365 * 86400, description: `keep blobs stored or re-uploaded within this many seconds (default ${DEFAULT_GRACE_SECONDS})` })),
+              project: Type.Optional(Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'only this project' })),
+            },
+            Strict,
+          ),
+        ),
+      },
+      authz: { action: 'blobs.gc', resource: () => ({ kind: 'platform' }) },
+      handler: ({ body, actor, signal }) =>
+        gc.run(actor, {
+          dryRun: body?.dryRun ?? true,
+          graceSeconds: body?.graceSeconds ?? DEFAULT_GRACE_SECONDS,
+          ...(body?.project === undefined ? {} : { project: body.project }),
+          signal,
+        }),
+    }),
+  ];
+}
