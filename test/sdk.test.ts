@@ -197,6 +197,17 @@ for (const kind of databaseKinds) {
       assert.deepEqual(events.map((e) => e.to), ['queued', 'admitted', 'placed', 'running', 'succeeded']);
       assert.ok((await jobs.list({ state: 'succeeded' })).some((j) => j.id === job.id));
       assert.ok(!(await jobs.list({ state: 'failed' })).some((j) => j.id === job.id));
+      // Paging: pages of 2 walk the whole list, newest first, each job once; a foreign token is a 400.
+      for (let i = 0; i < 4; i++) await jobs.submit({ name: `page-${i}`, command: ['true'], resources: { cpu: '10m', memory: '16Mi' } });
+      const everything = await jobs.list({ limit: 1000 });
+      const paged: string[] = [];
+      for await (const j of jobs.listAll({ pageSize: 2 })) paged.push(j.id);
+      assert.deepEqual(paged, everything.map((j) => j.id));
+      assert.ok(paged.length >= 5);
+      const first = await jobs.listPage({ limit: 2 });
+      assert.equal(first.jobs.length, 2);
+      assert.ok(first.nextPageToken !== undefined);
+      await rejectsWith(jobs.listPage({ pageToken: 'bm9wZQ' }), 400, /pageToken/);
 
       const artifacts = await jobs.artifacts(job.id);
       for (const a of artifacts) assertShape('JobArtifact', a, JOB_ARTIFACT);

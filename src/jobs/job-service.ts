@@ -224,9 +224,12 @@ export class JobService {
     return { ...info, placement: placement.map((p) => ({ replica: p.replica, nodeId: p.node_id as NodeId, attemptId: p.attempt_id as AttemptId | null })) };
   }
 
-  async list(project: Project, opts: { state?: JobState; limit?: number } = {}): Promise<JobInfo[]> {
+  /** Jobs newest first; `after` continues from the last job of a previous page (keyset paging). */
+  async list(project: Project, opts: { state?: JobState; limit?: number; after?: { readonly createdAt: string; readonly id: string } } = {}): Promise<JobInfo[]> {
     let q = this.store.db.selectFrom('jobs').selectAll().where('project_id', '=', project.id);
     if (opts.state !== undefined) q = q.where('state', '=', opts.state);
+    const after = opts.after;
+    if (after !== undefined) q = q.where((eb) => eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]));
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit ?? 100).execute();
     return rows.map((r) => toJobInfo(r, project.name));
   }

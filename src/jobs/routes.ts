@@ -69,10 +69,25 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
       tags: ['jobs'],
       schema: {
         params: Type.Object({ project: Name('project name') }, Strict),
-        querystring: Type.Object({ state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, Strict),
+        querystring: Type.Object(
+          {
+            state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+            pageToken: Type.Optional(Type.String({ maxLength: 400, description: 'nextPageToken of the previous page' })),
+          },
+          Strict,
+        ),
       },
       authz: { action: 'job.list', resource: ({ params }) => projectResource(params.project) },
-      handler: async ({ query, resource }) => ({ jobs: await jobs.list(projectOf(resource), { ...(query.state === undefined ? {} : { state: query.state }), ...(query.limit === undefined ? {} : { limit: query.limit }) }) }),
+      handler: async ({ query, resource }) => {
+        const limit = query.limit ?? 100;
+        const after = query.pageToken === undefined || query.pageToken === '' ? undefined : decodeJobPageToken(query.pageToken);
+        // One more than the page, to know whether another follows.
+        const list = await jobs.list(projectOf(resource), { ...(query.state === undefined ? {} : { state: query.state }), limit: limit + 1, ...(after === undefined ? {} : { after }) });
+        const page = list.slice(0, limit);
+        const last = page.at(-1);
+        return list.length > limit && last !== undefined ? { jobs: page, nextPageToken: encodeJobPageToken(last) } : { jobs: page };
+      },
     }),
     defineRoute({
       method: 'GET',
@@ -385,4 +400,22 @@ export function jobRoutes({ access, jobs, artifacts, kindValidators }: JobRoutes
       },
     }),
   ];
+}
+
+/** A page token of the job list: the creation time and id of the last job of the page. */
+function encodeJobPageToken(j: { readonly createdAt: string; readonly id: string }): string {
+  return Buffer.from(JSON.stringify([j.createdAt, j.id]), 'utf8').toString('base64url');
+}
+
+function decodeJobPageToken(token: string): { createdAt: string; id: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    v = undefined;
+  }
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || typeof v[1] !== 'string') {
+    throw badRequest('pageToken: not a token this list gave out; send back the nextPageToken of the previous page', { field: 'pageToken' });
+  }
+  return { createdAt: v[0], id: v[1] };
 }

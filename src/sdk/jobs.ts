@@ -67,7 +67,22 @@ export class JobsClient {
 
   /** Jobs of the project, newest first (at most `limit`, default 100, up to 1000). */
   async list(opts: { readonly state?: JobState | undefined; readonly limit?: number | undefined } = {}): Promise<readonly JobInfo[]> {
-    return (await this.client.get<{ jobs: JobInfo[] }>(this.base, { state: opts.state, limit: opts.limit })).jobs;
+    return (await this.listPage(opts)).jobs;
+  }
+
+  /** One page of jobs, newest first; pass `nextPageToken` back as `pageToken` for the next. */
+  async listPage(opts: { readonly state?: JobState | undefined; readonly limit?: number | undefined; readonly pageToken?: string | undefined } = {}): Promise<{ readonly jobs: readonly JobInfo[]; readonly nextPageToken?: string }> {
+    return this.client.get<{ jobs: JobInfo[]; nextPageToken?: string }>(this.base, { state: opts.state, limit: opts.limit, pageToken: opts.pageToken });
+  }
+
+  /** Every job (of a state), newest first, page by page. */
+  async *listAll(opts: { readonly state?: JobState | undefined; readonly pageSize?: number | undefined } = {}): AsyncGenerator<JobInfo> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.listPage({ state: opts.state, limit: opts.pageSize ?? 500, pageToken });
+      yield* page.jobs;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
   }
 
   /** Cancels a job: at once if it has not started, else its process gets SIGTERM, then SIGKILL. Answers the job as it is now. */
