@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import type { Actor, AuditLog } from '../access/index.ts';
 import type { Brand, Clock, ProjectId } from '../kernel/index.ts';
 import { StrataError, badRequest } from '../kernel/index.ts';
-import type { Store, Tx } from '../store/index.ts';
+import type { PrecompiledQuery, Store, Tx } from '../store/index.ts';
+import { precompile } from '../store/index.ts';
 import type { ExperimentId, LifecycleStage, Metric, Param, RunId, Tag } from './model.ts';
 import { LIMITS, RUN_ID_PATTERN } from './model.ts';
 import type { Page } from './tracking-service.ts';
@@ -228,12 +229,25 @@ export class LoggedModels {
   /** Logged models never move between projects or experiments, so where one lives can be remembered. */
   private readonly scopes = new Map<string, LoggedModelScope>();
 
+  /** The outputs of one run (runs/get asks this on every call): built and compiled once. */
+  private readonly outputsOfRun: PrecompiledQuery<'run_id' | 'project_id', { run_id: string; model_id: string; step: number | string }>;
+
   constructor(
     private readonly store: Store,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     private readonly ids: LoggedModelIds = randomLoggedModelIds,
-  ) {}
+  ) {
+    this.outputsOfRun = precompile(store.db, ['run_id', 'project_id'] as const, (db, p) =>
+      db
+        .selectFrom('run_model_outputs as o')
+        .innerJoin('logged_models as m', 'm.id', 'o.model_id')
+        .select(['o.run_id', 'o.model_id', 'o.step'])
+        .where('o.run_id', '=', p.run_id)
+        .where('m.project_id', '=', p.project_id)
+        .orderBy('o.model_id'),
+    );
+  }
 
   /** Where a logged model lives (deleted ones included), or undefined when there is no such model. */
   async scope(id: string): Promise<LoggedModelScope | undefined> {
@@ -443,15 +457,18 @@ export class LoggedModels {
   async runOutputs(projectId: ProjectId, runIds: readonly string[]): Promise<ReadonlyMap<string, readonly ModelOutput[]>> {
     const out = new Map<string, ModelOutput[]>();
     if (runIds.length === 0) return out;
-    const rows = await this.store.db
-      .selectFrom('run_model_outputs as o')
-      .innerJoin('logged_models as m', 'm.id', 'o.model_id')
-      .select(['o.run_id', 'o.model_id', 'o.step'])
-      .where('o.run_id', 'in', [...runIds])
-      .where('m.project_id', '=', projectId)
-      .orderBy('o.run_id')
-      .orderBy('o.model_id')
-      .execute();
+    const rows =
+      runIds.length === 1
+        ? (await this.outputsOfRun(this.store.db, { run_id: runIds[0], project_id: projectId })).rows
+        : await this.store.db
+            .selectFrom('run_model_outputs as o')
+            .innerJoin('logged_models as m', 'm.id', 'o.model_id')
+            .select(['o.run_id', 'o.model_id', 'o.step'])
+            .where('o.run_id', 'in', [...runIds])
+            .where('m.project_id', '=', projectId)
+            .orderBy('o.run_id')
+            .orderBy('o.model_id')
+            .execute();
     for (const r of rows) {
       const list = out.get(r.run_id) ?? [];
       list.push({ modelId: r.model_id, step: Number(r.step) });
