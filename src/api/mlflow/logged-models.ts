@@ -16,7 +16,7 @@ import type { DatasetRef, FinalLoggedModelStatus, LoggedModel, LoggedModelArtifa
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, FINAL_LOGGED_MODEL_STATUSES, LOGGED_MODEL_STATUSES, TRACKING_ACTIONS, noLoggedModel } from '../../tracking/index.ts';
 import { projectContext } from './project-context.ts';
 import type { Message, MlflowInput } from './protocol.ts';
-import { doubleJson, keyValues, optBool, optInt, optString, reqString, requestMessage, stringList } from './protocol.ts';
+import { doubleJson, keyValues, opt, optBool, optInt, optString, pageJson, reqString, requestMessage, stringList, withList } from './protocol.ts';
 import { MLFLOW_PREFIXES } from './routes.ts';
 
 export interface MlflowLoggedModelRoutesDeps {
@@ -58,9 +58,7 @@ const EXPERIMENT_ID_RE = new RegExp(EXPERIMENT_ID_PATTERN);
 /** Ids shaped like anything a client could hold; the lookup decides whether it exists. */
 const MODEL_ID_SHAPE = /^[A-Za-z0-9][\w-]{0,255}$/;
 
-const withList = <T>(field: string, list: readonly T[]): Record<string, readonly T[]> => (list.length > 0 ? { [field]: list } : {});
 const withText = (field: string, v: string | null): Record<string, string> => (v === null || v === '' ? {} : { [field]: v });
-const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
 
 /**
  * A logged model in service.proto's JSON shape: `{info, data}` with unset fields and empty lists
@@ -228,7 +226,7 @@ export function mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelA
           ...opt('maxResults', optInt(m, 'max_results')),
           ...opt('pageToken', optString(m, 'page_token')),
         });
-        return { ...withList('models', page.items.map(loggedModelJson)), ...(page.nextPageToken === undefined ? {} : { next_page_token: page.nextPageToken }) };
+        return pageJson('models', page.items.map(loggedModelJson), page.nextPageToken);
       },
     },
     {
@@ -312,7 +310,7 @@ export function mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelA
         const root = await modelArtifacts.root(projectId, modelId);
         const page = await modelArtifacts.list(projectId, modelId, dir, token === undefined || token === '' ? {} : { pageToken: token });
         const files = page.entries.map((e) => (e.kind === 'file' ? { path: e.path, is_dir: false, file_size: e.size } : { path: e.path, is_dir: true }));
-        return { root_uri: root.artifactUri, ...withList('files', files), ...(page.nextPageToken === undefined ? {} : { next_page_token: page.nextPageToken }) };
+        return { root_uri: root.artifactUri, ...pageJson('files', files, page.nextPageToken) };
       },
     },
   ];

@@ -173,7 +173,8 @@ export function doubleJson(v: number): number | string {
 
 const kvJson = (tags: readonly Tag[]): { key: string; value: string }[] => tags.map((t) => ({ key: t.key, value: t.value }));
 /** Adds `field: list` only when the list is not empty (proto3 JSON omits empty repeated fields). */
-const withList = <T>(field: string, list: readonly T[]): Record<string, readonly T[]> => (list.length > 0 ? { [field]: list } : {});
+/** `{[field]: list}` when the list is not empty: MLflow's JSON leaves empty repeated fields out. */
+export const withList = <T>(field: string, list: readonly T[]): Record<string, readonly T[]> => (list.length > 0 ? { [field]: list } : {});
 
 export function experimentJson(e: Experiment): Record<string, unknown> {
   return {
@@ -229,4 +230,12 @@ export function runJson(r: Run): Record<string, unknown> {
 /** `{list_field: [...], next_page_token}` with both omitted when empty. */
 export function pageJson(field: string, items: readonly unknown[], next: string | undefined): Record<string, unknown> {
   return { ...withList(field, items), ...(next === undefined ? {} : { next_page_token: next }) };
+}
+
+/** `{[k]: v}` when v is defined, else `{}`: optional fields for exactOptionalPropertyTypes inputs. */
+export const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
+
+/** The paging fields every MLflow search request carries: filter, order_by, max_results, page_token. */
+export function searchPage(m: Message): { filter?: string; orderBy: string[]; maxResults?: number; pageToken?: string } {
+  return { ...opt('filter', optString(m, 'filter')), orderBy: stringList(m, 'order_by'), ...opt('maxResults', optInt(m, 'max_results')), ...opt('pageToken', optString(m, 'page_token')) };
 }

@@ -16,7 +16,7 @@ import { REGISTRY_ACTIONS, parseModelName, parseStage, parseVersion } from '../.
 import type { TrackingService } from '../../tracking/index.ts';
 import { projectContext } from './project-context.ts';
 import type { Message } from './protocol.ts';
-import { keyValues, optBool, optInt, optString, pageJson, reqString, requestMessage, stringList } from './protocol.ts';
+import { keyValues, opt, optBool, optString, pageJson, reqString, requestMessage, searchPage, stringList, withList } from './protocol.ts';
 import { MLFLOW_PREFIXES } from './routes.ts';
 
 export interface MlflowRegistryRoutesDeps {
@@ -40,9 +40,7 @@ interface Endpoint {
   readonly handle: (c: CallContext) => Promise<unknown>;
 }
 
-const withList = <T>(field: string, list: readonly T[]): Record<string, readonly T[]> => (list.length > 0 ? { [field]: list } : {});
 const withText = (field: string, v: string | null): Record<string, string> => (v === null || v === '' ? {} : { [field]: v });
-const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
 
 /** A model version in model_registry.proto's JSON shape (version as a string, unset fields omitted). */
 export function modelVersionJson(v: ModelVersion): Record<string, unknown> {
@@ -137,10 +135,7 @@ export function mlflowRegistryRoutes({ access, tracking, registry }: MlflowRegis
       access: 'read',
       handle: async ({ m, projectId }) => {
         const page = await registry.searchModels(projectId, {
-          ...opt('filter', optString(m, 'filter')),
-          orderBy: stringList(m, 'order_by'),
-          ...opt('maxResults', optInt(m, 'max_results')),
-          ...opt('pageToken', optString(m, 'page_token')),
+          ...searchPage(m),
         });
         return pageJson('registered_models', page.items.map(registeredModelJson), page.nextPageToken);
       },
@@ -263,10 +258,7 @@ export function mlflowRegistryRoutes({ access, tracking, registry }: MlflowRegis
       access: 'read',
       handle: async ({ m, projectId }) => {
         const page = await registry.searchVersions(projectId, {
-          ...opt('filter', optString(m, 'filter')),
-          orderBy: stringList(m, 'order_by'),
-          ...opt('maxResults', optInt(m, 'max_results')),
-          ...opt('pageToken', optString(m, 'page_token')),
+          ...searchPage(m),
         });
         return pageJson('model_versions', page.items.map(modelVersionJson), page.nextPageToken);
       },

@@ -21,6 +21,7 @@ import {
   keyValues,
   metricJson,
   metricList,
+  opt,
   optInt,
   optString,
   pageJson,
@@ -32,6 +33,7 @@ import {
   runInfoJson,
   runJson,
   runMetricJson,
+  searchPage,
   stringList,
 } from './protocol.ts';
 
@@ -90,7 +92,6 @@ function viewOf(m: Message, field: string): ViewType | undefined {
   return view as ViewType;
 }
 
-const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
 
 /** MLflow 3.x: the points of `metrics` (parsed from `sources`, in order) that name a logged model. */
 function modelPoints(sources: readonly Message[], metrics: readonly Metric[]): ModelMetricInput[] {
@@ -183,10 +184,7 @@ export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDep
       scope: byContext,
       handle: async ({ m, projectId }) => {
         const page = await tracking.searchExperiments(projectId, {
-          ...opt('filter', optString(m, 'filter')),
-          orderBy: stringList(m, 'order_by'),
-          ...opt('maxResults', optInt(m, 'max_results')),
-          ...opt('pageToken', optString(m, 'page_token')),
+          ...searchPage(m),
           ...opt('view', viewOf(m, 'view_type')),
         });
         return pageJson('experiments', page.items.map(experimentJson), page.nextPageToken);
@@ -435,10 +433,7 @@ export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDep
         const experimentIds = await Promise.all(ids.map((id) => experimentIn(c, id)));
         const page = await tracking.searchRuns(c.projectId, {
           experimentIds,
-          ...opt('filter', optString(m, 'filter')),
-          orderBy: stringList(m, 'order_by'),
-          ...opt('maxResults', optInt(m, 'max_results')),
-          ...opt('pageToken', optString(m, 'page_token')),
+          ...searchPage(m),
           ...opt('view', viewOf(m, 'run_view_type')),
         });
         const outputs = await loggedModels.runOutputs(c.projectId, page.items.map((r) => r.info.id));
