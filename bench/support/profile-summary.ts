@@ -30,7 +30,7 @@ for (let i = 0; i < p.samples.length; i++) {
   const id = p.samples[i] as number;
   selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
 }
-const short = (url: string): string => url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/').replace(/^node:/, 'node:');
+const short = (url: string): string => url.replace(/^file:\/\/.*?\/(node_modules|src|dist|bench)\//, '$1/').replace(/^node:/, 'node:');
 const label = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
@@ -56,5 +56,5 @@ for (const [id, us] of selfUs) {
 const pc = (us: number): string => `${((us / busy) * 100).toFixed(1).padStart(5)} %`;
 process.stdout.write(`${file}: ${(total / 1e6).toFixed(2)} s profiled, ${(busy / 1e6).toFixed(2)} s busy (not idle)\n\ntop ${top} by self time (% of busy):\n`);
 for (const [l, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pc(us)}  ${(us / 1000).toFixed(0).padStart(6)} ms  ${l}\n`);
-process.stdout.write(`\ntop ${top} project functions (src/) by inclusive time (% of busy):\n`);
-for (const [l, us] of [...inclusive.entries()].filter(([l]) => l.includes(' src/')).sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pc(us)}  ${(us / 1000).toFixed(0).padStart(6)} ms  ${l}\n`);
+process.stdout.write(`\ntop ${top} project functions (src/, or dist/ when compiled) by inclusive time (% of busy):\n`);
+for (const [l, us] of [...inclusive.entries()].filter(([l]) => l.includes(' src/') || l.includes(' dist/')).sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pc(us)}  ${(us / 1000).toFixed(0).padStart(6)} ms  ${l}\n`);

@@ -15,7 +15,7 @@ import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, s
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
 import { LoggedModelArtifacts, LoggedModels, RunArtifacts, TrackingService, artifactRoutes, trackingRoutes } from '../tracking/index.ts';
-import { mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes } from './mlflow/index.ts';
+import { MlflowMultipartUploads, mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes, multipartStaging } from './mlflow/index.ts';
 import { RegistryService, registryRoutes, runArtifactSources } from '../registry/index.ts';
 import type { ModelSourceResolver } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
@@ -90,7 +90,12 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
   const { keyring, source } = loadKeyring({ home, generate: true, ...(config.env === undefined ? {} : { env: config.env }) });
   const signingKey = await loadOrCreateSigningKey(home);
   const compute = loadComputeConfig(config.computeConfigPath);
-  const store = await openStore({ url: config.databaseUrl ?? join(home, 'strata.db'), ...(config.sqliteSync === undefined ? {} : { sqliteSync: config.sqliteSync }) });
+  const sideLog = config.logger === undefined || config.logger === false ? undefined : config.logger;
+  const store = await openStore({
+    url: config.databaseUrl ?? join(home, 'strata.db'),
+    ...(config.sqliteSync === undefined ? {} : { sqliteSync: config.sqliteSync }),
+    ...(sideLog === undefined ? {} : { warn: (message: string) => sideLog.warn(message) }),
+  });
   try {
     const audit = new AuditLog(store, clock, paths.checkpoints, signingKey);
     const access = new AccessService(store, audit, ids, clock);
@@ -102,7 +107,6 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const loggedModels = new LoggedModels(store, audit, clock);
     const modelArtifacts = new LoggedModelArtifacts(store, clock, blobsFor);
     const registry = new RegistryService({ store, audit, clock, tracking, blobsFor, resolveSource: config.resolveModelSource ?? runArtifactSources(store) });
-    const sideLog = config.logger === undefined || config.logger === false ? undefined : config.logger;
     const jobs = new JobService(store, audit, secrets, compute, ids, clock, {
       artifacts,
       runs: attemptRuns(tracking, access, clock),
@@ -119,7 +123,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts, multipart: new MlflowMultipartUploads(store, clock, multipartStaging(paths.blobs)) }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
@@ -127,9 +131,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await sql`select 1`.execute(store.db);
       },
     });
-    const logger = config.logger === undefined || config.logger === false ? undefined : config.logger;
     const controllers: Controllers | undefined =
-      config.controllers === false ? undefined : startControllers(jobs, { onError: (what, e) => logger?.error({ err: e }, `${what} loop failed`) });
+      config.controllers === false ? undefined : startControllers(jobs, { onError: (what, e) => sideLog?.error({ err: e }, `${what} loop failed`) });
     const closers: (() => Promise<void>)[] = [];
     return {
       config,

@@ -1,8 +1,10 @@
 // Store contract: the same suite against SQLite and PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { sql } from 'kysely';
 import { openStore, isUniqueViolation, precompile } from './index.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES } from './checkpointer.ts';
 import type { Store } from './index.ts';
 import { databaseKinds, freshDatabase } from '../../test/support/databases.ts';
 
@@ -168,3 +170,37 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('sqlite: WAL checkpoints run on a worker thread, not inside commits', async () => {
+  const tdb = await freshDatabase('sqlite');
+  const size = (f: string): number => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    const store = await openStore({ url: tdb.url, checkpointDelayMs: 0 });
+    try {
+      // Commits leave checkpoints to the thread: their own automatic limit is the far larger backstop.
+      const limit = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(store.db);
+      assert.equal(Number(limit.rows[0]?.wal_autocheckpoint), BACKSTOP_AUTOCHECKPOINT_PAGES);
+      // ~2,400 WAL frames: past SQLite's default limit (1,000 pages), well below the backstop.
+      const blob = 'x'.repeat(4000);
+      for (let i = 0; i < 300; i++) await store.transaction((tx) => tx.insertInto('teams').values({ id: `t${i}`, name: `${i}${blob}`, created_at: 'now' }).execute());
+      // Only a checkpoint moves pages from the WAL into the database file; nothing here runs one.
+      for (let tries = 0; tries < 100 && size(tdb.url) < 2_000_000; tries++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(size(tdb.url) >= 2_000_000, `the background thread checkpointed the WAL into the database file (it is ${size(tdb.url)} bytes)`);
+    } finally {
+      await store.close();
+    }
+    // Closed cleanly: the last connection checkpointed and removed the WAL, and the data is all there.
+    assert.equal(size(`${tdb.url}-wal`), 0);
+    const again = await openStore({ url: tdb.url, backgroundCheckpoints: false });
+    assert.equal(Number((await again.db.selectFrom('teams').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n), 300);
+    await again.close();
+  } finally {
+    await tdb.drop();
+  }
+});

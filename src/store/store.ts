@@ -10,6 +10,8 @@ import type { Transaction } from 'kysely';
 import { StrataError } from '../kernel/index.ts';
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.ts';
+import type { Checkpointer } from './checkpointer.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -37,6 +39,15 @@ export interface StoreOptions {
   /** SQLite `synchronous` pragma: NORMAL survives a process crash; FULL also survives power loss, at an fsync per commit. */
   readonly sqliteSync?: 'normal' | 'full';
   readonly poolSize?: number;
+  /**
+   * SQLite file databases: WAL checkpoints run on a worker thread (started `checkpointDelayMs`
+   * after open, default 1 s, so short-lived handles never start one) instead of inside a COMMIT.
+   * `false` leaves them to SQLite's automatic checkpoint.
+   */
+  readonly backgroundCheckpoints?: boolean;
+  readonly checkpointDelayMs?: number;
+  /** Told about problems that do not fail a call (a checkpoint thread that stopped working). */
+  readonly warn?: (message: string) => void;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -47,6 +58,7 @@ export function isPostgresUrl(url: string): boolean {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const dialect: DialectName = isPostgresUrl(options.url) ? 'postgres' : 'sqlite';
   let db: Db;
+  let startBackground: (() => Checkpointer) | undefined;
   if (dialect === 'postgres') {
     const pool = new pg.Pool({
       connectionString: options.url,
@@ -80,6 +92,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     sqlite.pragma(`synchronous = ${options.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    if (options.url !== ':memory:' && options.backgroundCheckpoints !== false) {
+      sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+      const file = sqlite.name;
+      const synchronous = options.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
+      startBackground = () => startCheckpointer({ file, synchronous, ...(options.warn === undefined ? {} : { onProblem: options.warn }) });
+    }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
   }
 
@@ -94,6 +112,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
 
   const groupCommit = dialect === 'sqlite' ? new GroupCommit(db) : undefined;
+  let checkpointer: Checkpointer | undefined;
+  const delay = startBackground === undefined ? undefined : setTimeout(() => (checkpointer = startBackground?.()), options.checkpointDelayMs ?? 1_000);
+  delay?.unref();
   return {
     db,
     dialect,
@@ -102,7 +123,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     async lock(tx, name) {
       if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
     },
-    close: () => db.destroy(),
+    async close() {
+      clearTimeout(delay);
+      // The thread's connection closes first, so the last connection's close checkpoints the WAL away.
+      await checkpointer?.close();
+      await db.destroy();
+    },
   };
 }
 
