@@ -50,8 +50,12 @@ export const requestGpuMilli = (r: PlacementRequest): number => r.gpuCount * r.g
 /** True for a fractional (GPU-sharing) request: one GPU, less than all of it. */
 export const isSharingRequest = (r: PlacementRequest): boolean => r.gpuCount === 1 && r.gpuMilli < MILLI;
 
-/** Tag used by GPU clustering: tasks with the same tag are clustered on the same nodes. */
-export const gpuShapeTag = (r: PlacementRequest): string => (r.gpuCount === 0 ? '' : `${r.gpuCount}x${r.gpuMilli}`);
+/**
+ * Tag used by GPU clustering: tasks with the same tag are clustered on the same nodes. As in the
+ * authors' simulator (GetGpuAffinityFromPodAnnotation), every shared-GPU task has one tag, and
+ * whole-GPU tasks have one tag per GPU count; CPU-only tasks have none ('').
+ */
+export const gpuShapeTag = (r: PlacementRequest): string => (r.gpuCount === 0 ? '' : isSharingRequest(r) ? 'share' : `${r.gpuCount}-gpu`);
 
 /**
  * Checks a request's shape and throws a `bad_request` StrataError naming the problem.

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '../../kernel/index.ts';
 import { workloadFromShapes } from './fragmentation.ts';
+import { gpuShapeTag } from './model.ts';
 import type { GpuNodeView, PlacementRequest } from './model.ts';
 import { POLICY_NAMES, createPolicy } from './policies.ts';
 import type { PlacementPolicy } from './policies.ts';
@@ -89,15 +90,39 @@ test('GPU-packing: shared GPUs first, then used nodes, then the smallest idle no
 
 test('GPU-clustering puts a task with its own kind, then on an empty node, then elsewhere', () => {
   const tags = (entries: [string, number][]): ReadonlyMap<string, number> => new Map(entries);
-  const same = node('same', [1000, 500], 32_000, { gpuTags: tags([['1x500', 1]]) });
-  const mixed = node('mixed', [1000, 500], 32_000, { gpuTags: tags([['1x500', 1], ['1x1000', 1]]) });
+  // Every shared-GPU task is one kind ('share'), whatever its share; whole-GPU tasks one kind per count.
+  assert.equal(gpuShapeTag(share(500)), gpuShapeTag(share(250)));
+  assert.notEqual(gpuShapeTag(whole(1)), gpuShapeTag(whole(2)));
+  const same = node('same', [1000, 500], 32_000, { gpuTags: tags([['share', 1]]) });
+  const mixed = node('mixed', [1000, 500], 32_000, { gpuTags: tags([['share', 1], ['1-gpu', 1]]) });
   const empty = node('empty', [1000, 1000], 32_000, { gpuTags: tags([]) });
-  const other = node('other', [1000, 0], 32_000, { gpuTags: tags([['1x1000', 1]]) });
+  const other = node('other', [1000, 0], 32_000, { gpuTags: tags([['1-gpu', 1]]) });
   const p = all('gpu-clustering');
   assert.equal(p.usesGpuTags, true);
-  assert.equal(pick(p, [other, empty, mixed, same], share(500))?.id, 'same');
+  assert.equal(pick(p, [other, empty, mixed, same], share(250))?.id, 'same');
   assert.equal(pick(p, [other, empty, mixed], share(500))?.id, 'mixed');
   assert.equal(pick(p, [other, empty], share(500))?.id, 'empty');
+  // The authors' integer score: 75 + ⌊25·(8 GPUs − free)/8 GPUs⌋ for a node running only this kind (1.5 free → 20).
+  assert.equal(p.score(same, share(250)), -95);
+});
+
+test('scores are the authors\' integers: choices they cannot tell apart tie', () => {
+  // GPU-packing counts the free share of the GPUs used in 10 % steps: 430 and 470 free are alike, 530 is worse.
+  const packing = all('gpu-packing');
+  assert.equal(packing.score(node('a', [430, 0]), share(300)), packing.score(node('b', [470, 0]), share(300)));
+  assert.ok((packing.score(node('c', [530, 0]), share(300)) ?? 0) > (packing.score(node('a', [430, 0]), share(300)) ?? 0));
+  // Best-fit truncates 100·(1 − leftover) to an integer: half a core more or less left does not matter here.
+  const bf = all('best-fit');
+  assert.equal(bf.score(node('a', [1000], 20_000), whole(1)), bf.score(node('b', [1000], 20_500), whole(1)));
+  // FGD scores ⌊100·sigmoid(−growth in GPUs)⌋: no growth is 50; −50 in our lower-is-better scale.
+  assert.equal(all('fgd').score(node('a', [1000, 1000]), whole(1)), -50);
+});
+
+test('FGD shares the first GPU (by index) among those scoring best', () => {
+  // GPUs 0 and 2 have the same share free: either is as good, GPU 0 is taken.
+  assert.deepEqual(all('fgd').choose(node('n', [500, 1000, 500]), share(500))?.gpus, [0]);
+  // Best-fit inside the node (other policies) also takes the first of equally tight GPUs.
+  assert.deepEqual(all('best-fit').choose(node('n', [1000, 500, 500]), share(500))?.gpus, [1]);
 });
 
 test('Random-fit scores every fitting node alike and shares a random fitting GPU', () => {

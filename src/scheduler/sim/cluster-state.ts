@@ -4,7 +4,11 @@
 // Nodes in identical states (same model, free CPU, free memory and multiset of free GPU shares —
 // and GPU-shape tags when the policy reads them) score identically under every policy, so they are
 // kept in buckets and a placement scores each distinct state once: thousands of nodes, but far
-// fewer distinct states. Exact ties are broken uniformly at random over nodes with the seeded RNG.
+// fewer distinct states. Exact ties are broken uniformly at random over nodes with the seeded RNG,
+// or — given a node priority (`nodeRank`) — in favour of the node ranked first. The latter is how
+// the FGD authors' simulator breaks ties: its Kubernetes fork picks, among the best-scoring nodes,
+// the one whose name sorts first, and it prefixes node names with a seeded random permutation
+// (pkg/simulator/simulator.go, syncClusterResourceList), so ties go to a fixed random order of nodes.
 import { badRequest, StrataError } from '../../kernel/index.ts';
 import { MILLI, gpuShapeTag, nodeFragmentation } from '../placement/index.ts';
 import type { GpuNodeView, PlacementPolicy, PlacementRequest, TargetWorkload } from '../placement/index.ts';
@@ -36,6 +40,19 @@ interface Bucket {
   readonly members: number[];
 }
 
+/**
+ * A seeded random tie-break order for `ClusterState`'s `nodeRank`: a uniformly random permutation,
+ * rank[i] being node i's place (the authors' simulator draws one per run, see the header).
+ */
+export function randomNodeRank(n: number, random: () => number): number[] {
+  const rank = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [rank[i], rank[j]] = [rank[j] as number, rank[i] as number];
+  }
+  return rank;
+}
+
 /** Relative tolerance under which two scores are a tie. */
 const TIE = 1e-12;
 
@@ -60,8 +77,9 @@ export class ClusterState {
    * @param nodes the cluster description (ids must be unique)
    * @param options.withTags keep GPU-shape tags per node (for GPU clustering)
    * @param options.workload measure fragmentation against this target workload
+   * @param options.nodeRank a priority per node (lower first) that breaks ties instead of the RNG
    */
-  constructor(nodes: readonly ClusterNode[], private readonly options: { withTags?: boolean; workload?: TargetWorkload } = {}) {
+  constructor(nodes: readonly ClusterNode[], private readonly options: { withTags?: boolean; workload?: TargetWorkload; nodeRank?: readonly number[] } = {}) {
     if (nodes.length === 0) throw badRequest('the cluster has no nodes');
     const ids = new Set<string>();
     for (const n of nodes) {
@@ -70,6 +88,7 @@ export class ClusterState {
     }
     this.nodes = nodes;
     const count = nodes.length;
+    if (options.nodeRank !== undefined && options.nodeRank.length !== count) throw badRequest(`nodeRank has ${options.nodeRank.length} entries for ${count} nodes`);
     this.cpuFree = Float64Array.from(nodes, (n) => n.cpuMilli);
     this.memFree = Float64Array.from(nodes, (n) => n.memoryMiB);
     this.gpuOffset = new Int32Array(count + 1);
@@ -181,8 +200,10 @@ export class ClusterState {
 
   /**
    * Asks the policy for the best node for a request: every distinct node state is scored once;
-   * among the lowest scores (exact ties) a node is drawn uniformly with `random`. Returns the node
-   * index and the physical GPUs to use, or undefined when the request fits nowhere.
+   * among the lowest scores (exact ties) the node ranked first by `nodeRank` wins, or without a
+   * rank a node drawn uniformly with `random`. The policy then picks the GPUs on the chosen node as
+   * it is laid out (GPU index order can matter to it). Returns the node index and the physical GPUs
+   * to use, or undefined when the request fits nowhere.
    */
   select(policy: PlacementPolicy, request: PlacementRequest, random: () => number): { node: number; gpus: number[] } | undefined {
     let bestScore = Infinity;
@@ -202,13 +223,23 @@ export class ClusterState {
       }
     }
     if (tied.length === 0) return undefined;
+    const node = this.tieBreak(tied, tiedNodes, random);
+    const onNode = policy.choose(this.view(node), request);
+    if (onNode === undefined) throw new StrataError('internal', `policy ${policy.name} scored node ${this.nodes[node]?.id} but cannot place there`);
+    return { node, gpus: [...onNode.gpus] };
+  }
+
+  /** The node that wins a tie among the members of the tied buckets (see `select`). */
+  private tieBreak(tied: readonly { bucket: Bucket }[], tiedNodes: number, random: () => number): number {
+    const rank = this.options.nodeRank;
+    if (rank !== undefined) {
+      let best = -1;
+      for (const t of tied) for (const m of t.bucket.members) if (best < 0 || (rank[m] as number) < (rank[best] as number)) best = m;
+      return best;
+    }
     let pick = Math.floor(random() * tiedNodes);
     for (const t of tied) {
-      if (pick < t.bucket.members.length) {
-        const node = t.bucket.members[pick] as number;
-        const order = this.canonicalOrder(node);
-        return { node, gpus: t.gpus.map((g) => order[g] as number) };
-      }
+      if (pick < t.bucket.members.length) return t.bucket.members[pick] as number;
       pick -= t.bucket.members.length;
     }
     throw new StrataError('internal', 'tie-break fell outside the tied buckets');

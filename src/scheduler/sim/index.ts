@@ -2,7 +2,7 @@
 // `runReplay` replays a trace on a virtual clock through a placement policy; `runEngineReplay`
 // through the scheduler engine (quotas, fair share, priorities, preemption, gangs);
 // `runInflation` is the FGD paper's experiment.
-export { ClusterState } from './cluster-state.ts';
+export { ClusterState, randomNodeRank } from './cluster-state.ts';
 export type { Allocation, ClusterNode } from './cluster-state.ts';
 export { parseClusterCsv, parseCsvRows, parseTraceCsv } from './csv.ts';
 export type { TraceJob } from './csv.ts';

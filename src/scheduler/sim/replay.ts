@@ -9,7 +9,7 @@ import { badRequest } from '../../kernel/index.ts';
 import { seededRandom } from '../../kernel/index.ts';
 import { MILLI, STRATA_WORKLOAD, createPolicy, requestGpuMilli, targetWorkload } from '../placement/index.ts';
 import type { PolicyName } from '../placement/index.ts';
-import { ClusterState } from './cluster-state.ts';
+import { ClusterState, randomNodeRank } from './cluster-state.ts';
 import type { Allocation, ClusterNode } from './cluster-state.ts';
 import type { TraceJob } from './csv.ts';
 
@@ -143,7 +143,10 @@ export function runReplay(o: ReplayOptions): ReplayResult {
   const maxCpuMilli = Math.max(...o.nodes.map((n) => n.cpuMilli));
   const maxGpuMilli = Math.max(1, ...o.nodes.map((n) => n.gpuCount)) * MILLI;
   const policy = createPolicy(o.policy, { ...(steering === undefined ? {} : { workload: steering }), random, maxCpuMilli, maxGpuMilli });
-  const state = new ClusterState(o.nodes, { withTags: policy.usesGpuTags, ...(workload === undefined ? {} : { workload }) });
+  // Score ties go to a seeded random order of nodes (as in the FGD authors' simulator), except
+  // under Random-fit, which draws uniformly.
+  const nodeRank = o.policy === 'random' ? undefined : randomNodeRank(o.nodes.length, random);
+  const state = new ClusterState(o.nodes, { withTags: policy.usesGpuTags, ...(workload === undefined ? {} : { workload }), ...(nodeRank === undefined ? {} : { nodeRank }) });
   const empty = o.nodes.map((_, i) => state.view(i));
   const everFits = (j: number): boolean => {
     const r = (o.jobs[j] as TraceJob).request;
