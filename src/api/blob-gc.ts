@@ -14,6 +14,10 @@
 // list (registry/source.ts `manifestDigest`), which is never put into a store. datasets.digest is
 // MLflow's dataset fingerprint, not content of a store either.
 //
+// A platform-wide collection also sweeps MLflow multipart uploads (api/mlflow/multipart.ts): uploads
+// past their expiry lose their rows and staged parts, and staging directories no upload names
+// (a crash between creating one and recording it) go once older than the grace period.
+//
 // Safety beyond the sweep's protocol: only stores of projects this database knows are swept (a
 // store directory of no known project — a server pointed at the wrong database — is reported and
 // left alone); a dry run is the default; one collection runs at a time in a server.
@@ -28,6 +32,8 @@ import { emptySweepReport, mergeAscending, sweepBlobStore } from '../blobs/index
 import type { Clock } from '../kernel/index.ts';
 import { NAME_PATTERN, conflict, notFound } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
+import type { MultipartSweepReport } from './mlflow/index.ts';
+import { multipartStaging, sweepMultipartUploads } from './mlflow/index.ts';
 
 /** Default grace period: an upload's blob is at least this old before an unreferenced one may go. */
 export const DEFAULT_GRACE_SECONDS = 24 * 3600;
@@ -133,6 +139,8 @@ export interface BlobGcResult {
   readonly totals: { readonly [K in TallyKey]: BlobTally } & { readonly bytesFreed: number };
   /** Store directories of no project in this database: left alone. */
   readonly unknownStores: readonly string[];
+  /** Expired and abandoned MLflow multipart uploads removed (would be, in a dry run); platform-wide collections only. */
+  readonly multipartUploads?: MultipartSweepReport;
 }
 
 const TALLIES = ['scanned', 'referenced', 'young', 'rescued', 'reclaimable', 'deleted', 'failed'] as const;
@@ -202,6 +210,14 @@ export class BlobGc {
         totals[k].bytes += r[k].bytes;
       }
     }
+    let multipartUploads: MultipartSweepReport | undefined;
+    if (options.project === undefined && failure === undefined && signal?.aborted !== true) {
+      try {
+        multipartUploads = await sweepMultipartUploads(store, multipartStaging(blobsRoot), { now: clock.now(), orphanCutoff: cutoff, dryRun });
+      } catch (error) {
+        failure = { error };
+      }
+    }
     const complete = failure === undefined && reports.every((r) => r.complete) && signal?.aborted !== true;
     const result: BlobGcResult = {
       dryRun,
@@ -211,6 +227,7 @@ export class BlobGc {
       projects: reports,
       totals: { ...totals, bytesFreed: totals.deleted.bytes },
       unknownStores,
+      ...(multipartUploads === undefined ? {} : { multipartUploads }),
     };
     if (!dryRun) {
       const only = options.project === undefined ? undefined : projects[0];
@@ -228,6 +245,7 @@ export class BlobGc {
           projects: reports.length,
           ...Object.fromEntries(TALLIES.map((k) => [k, totals[k]])),
           bytesFreed: totals.deleted.bytes,
+          ...(multipartUploads === undefined ? {} : { multipartUploads }),
           ...(failure === undefined ? {} : { error: failure.error instanceof Error ? failure.error.message : String(failure.error) }),
         },
       });

@@ -1,5 +1,5 @@
 // Public surface of blobs: the content-addressed BlobStore port and its filesystem implementation,
-// digests, garbage collection of a store, and the path and archive policies for user-visible
+// digests, garbage collection of a store, staging of multipart-upload parts, and the path and archive policies for user-visible
 // artifact trees.
 // (The contract suite is in contract.ts, imported directly by implementations' tests.)
 export { type Digest, DIGEST_ALGORITHM, digestHex, digestOf, isDigest, parseDigest } from './digest.ts';
@@ -57,3 +57,4 @@ export {
   listArtifactDirectory,
 } from './artifact-tree.ts';
 export { attachmentDisposition, parseRangeHeader } from './http-range.ts';
+export { PartStaging, type StagedPart, type StagingEntry } from './part-staging.ts';

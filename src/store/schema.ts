@@ -372,6 +372,9 @@ export interface Database {
   logged_model_metrics: LoggedModelMetricsTable;
   logged_model_artifacts: LoggedModelArtifactsTable;
   run_model_outputs: RunModelOutputsTable;
+  run_model_inputs: RunModelInputsTable;
+  mlflow_multipart_uploads: MlflowMultipartUploadsTable;
+  mlflow_multipart_parts: MlflowMultipartPartsTable;
   registered_models: RegisteredModelsTable;
   registered_model_tags: RegisteredModelTagsTable;
   model_versions: ModelVersionsTable;
@@ -478,4 +481,42 @@ export interface RunModelOutputsTable {
   run_id: string;
   model_id: string;
   step: number;
+}
+
+/** MLflow 3.x run inputs: the logged models a run took as inputs (LogInputs `models`). */
+export interface RunModelInputsTable {
+  run_id: string;
+  model_id: string;
+}
+
+/** An MLflow artifact-proxy multipart upload in progress (migration 0011). */
+export interface MlflowMultipartUploadsTable {
+  /** 32 lower-case hex digits: also the name of its staging directory. */
+  id: string;
+  project_id: string;
+  /** 'run' or 'model': whose artifact tree the file goes to. */
+  target_kind: string;
+  /** The run id or the logged model id. */
+  target_id: string;
+  experiment_id: string;
+  /** The file's normalised path inside that tree. */
+  path: string;
+  num_parts: number;
+  /** HMAC key of the upload's presigned part URLs (hex). */
+  secret: string;
+  created_by: string;
+  /** Epoch milliseconds. */
+  created_at: number;
+  /** Epoch milliseconds: the part URLs stop working and the collector removes the upload. */
+  expires_at: number;
+}
+
+/** A received part of a multipart upload: its digest (the ETag) and size. */
+export interface MlflowMultipartPartsTable {
+  upload_id: string;
+  part_number: number;
+  /** sha256 hex of the part's bytes. */
+  etag: string;
+  size: number;
+  created_at: number;
 }

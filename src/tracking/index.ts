@@ -27,6 +27,7 @@ export type {
   LoggedModelOrderBy,
   ModelMetricInput,
   ModelOutput,
+  RunModels,
   CreateLoggedModelInput,
   SearchLoggedModelsInput,
 } from './logged-models.ts';

@@ -87,6 +87,13 @@ export interface ModelOutput {
   readonly step: number;
 }
 
+/** The logged models a run produced and took as inputs (MLflow 3.x `Run.outputs.model_outputs`, `Run.inputs.model_inputs`). */
+export interface RunModels {
+  readonly outputs: readonly ModelOutput[];
+  /** Model ids, in id order. */
+  readonly inputs: readonly string[];
+}
+
 /** Where a logged model lives: what the authorisation gate needs, and the run that made it. */
 export interface LoggedModelScope {
   readonly projectId: ProjectId;
@@ -229,8 +236,8 @@ export class LoggedModels {
   /** Logged models never move between projects or experiments, so where one lives can be remembered. */
   private readonly scopes = new Map<string, LoggedModelScope>();
 
-  /** The outputs of one run (runs/get asks this on every call): built and compiled once. */
-  private readonly outputsOfRun: PrecompiledQuery<'run_id' | 'project_id', { run_id: string; model_id: string; step: number | string }>;
+  /** The outputs and inputs of one run in one round trip (runs/get asks this on every call; built and compiled once): input rows carry step null. */
+  private readonly modelsOfRun: PrecompiledQuery<'run_id' | 'project_id' | 'run_id_in' | 'project_id_in', { run_id: string; model_id: string; step: number | string | null }>;
 
   constructor(
     private readonly store: Store,
@@ -238,14 +245,21 @@ export class LoggedModels {
     private readonly clock: Clock,
     private readonly ids: LoggedModelIds = randomLoggedModelIds,
   ) {
-    this.outputsOfRun = precompile(store.db, ['run_id', 'project_id'] as const, (db, p) =>
+    this.modelsOfRun = precompile(store.db, ['run_id', 'project_id', 'run_id_in', 'project_id_in'] as const, (db, p) =>
       db
         .selectFrom('run_model_outputs as o')
         .innerJoin('logged_models as m', 'm.id', 'o.model_id')
-        .select(['o.run_id', 'o.model_id', 'o.step'])
+        .select(['o.run_id', 'o.model_id', (eb) => eb.cast<number | string | null>('o.step', 'bigint').as('step')])
         .where('o.run_id', '=', p.run_id)
         .where('m.project_id', '=', p.project_id)
-        .orderBy('o.model_id'),
+        .unionAll(
+          db
+            .selectFrom('run_model_inputs as i')
+            .innerJoin('logged_models as m', 'm.id', 'i.model_id')
+            .select(['i.run_id', 'i.model_id', (eb) => eb.cast<number | string | null>(eb.val(null), 'bigint').as('step')])
+            .where('i.run_id', '=', p.run_id_in)
+            .where('m.project_id', '=', p.project_id_in),
+        ),
     );
   }
 
@@ -453,28 +467,65 @@ export class LoggedModels {
     });
   }
 
-  /** The model outputs of runs of the project, by run id (model id order). */
-  async runOutputs(projectId: ProjectId, runIds: readonly string[]): Promise<ReadonlyMap<string, readonly ModelOutput[]>> {
-    const out = new Map<string, ModelOutput[]>();
+  /**
+   * Records logged models a run took as inputs (MLflow 3.x LogInputs `models`), in the caller's
+   * transaction (the run's own checks ran in it): each must be an active model of the project;
+   * logging one twice is a no-op.
+   */
+  async logInputsIn(tx: Tx, projectId: ProjectId, runId: string, modelIds: readonly string[]): Promise<void> {
+    if (modelIds.length > LOGGED_MODEL_LIMITS.batchOutputs) throw badRequest(`A request can log at most ${LOGGED_MODEL_LIMITS.batchOutputs} model inputs. Got ${modelIds.length}.`, { field: 'models' });
+    for (const id of new Set(modelIds)) {
+      await this.activeRow(tx, projectId, id);
+      await tx.insertInto('run_model_inputs').values({ run_id: runId, model_id: id }).onConflict((oc) => oc.columns(['run_id', 'model_id']).doNothing()).execute();
+    }
+  }
+
+  /** The model outputs and inputs of runs of the project, by run id (each in model id order). */
+  async runModels(projectId: ProjectId, runIds: readonly string[]): Promise<ReadonlyMap<string, RunModels>> {
+    const out = new Map<string, { outputs: ModelOutput[]; inputs: string[] }>();
     if (runIds.length === 0) return out;
+    const [only] = runIds;
     const rows =
       runIds.length === 1
-        ? (await this.outputsOfRun(this.store.db, { run_id: runIds[0], project_id: projectId })).rows
-        : await this.store.db
-            .selectFrom('run_model_outputs as o')
-            .innerJoin('logged_models as m', 'm.id', 'o.model_id')
-            .select(['o.run_id', 'o.model_id', 'o.step'])
-            .where('o.run_id', 'in', [...runIds])
-            .where('m.project_id', '=', projectId)
-            .orderBy('o.run_id')
-            .orderBy('o.model_id')
-            .execute();
+        ? (await this.modelsOfRun(this.store.db, { run_id: only, project_id: projectId, run_id_in: only, project_id_in: projectId })).rows
+        : [
+            ...(await this.store.db
+              .selectFrom('run_model_outputs as o')
+              .innerJoin('logged_models as m', 'm.id', 'o.model_id')
+              .select(['o.run_id', 'o.model_id', 'o.step'])
+              .where('o.run_id', 'in', [...runIds])
+              .where('m.project_id', '=', projectId)
+              .execute()),
+            ...(
+              await this.store.db
+                .selectFrom('run_model_inputs as i')
+                .innerJoin('logged_models as m', 'm.id', 'i.model_id')
+                .select(['i.run_id', 'i.model_id'])
+                .where('i.run_id', 'in', [...runIds])
+                .where('m.project_id', '=', projectId)
+                .execute()
+            ).map((r) => ({ ...r, step: null })),
+          ];
     for (const r of rows) {
-      const list = out.get(r.run_id) ?? [];
-      list.push({ modelId: r.model_id, step: Number(r.step) });
-      out.set(r.run_id, list);
+      let entry = out.get(r.run_id);
+      if (entry === undefined) {
+        entry = { outputs: [], inputs: [] };
+        out.set(r.run_id, entry);
+      }
+      if (r.step === null) entry.inputs.push(r.model_id);
+      else entry.outputs.push({ modelId: r.model_id, step: Number(r.step) });
+    }
+    for (const e of out.values()) {
+      e.outputs.sort((a, b) => (a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : 0));
+      e.inputs.sort();
     }
     return out;
+  }
+
+  /** The model outputs of runs of the project, by run id (model id order). */
+  async runOutputs(projectId: ProjectId, runIds: readonly string[]): Promise<ReadonlyMap<string, readonly ModelOutput[]>> {
+    const models = await this.runModels(projectId, runIds);
+    return new Map([...models].filter(([, m]) => m.outputs.length > 0).map(([id, m]) => [id, m.outputs]));
   }
 
   /** Active logged models of the given experiments (all of this project) matching a filter, one page at a time. */

@@ -538,11 +538,16 @@ export class TrackingService {
     });
   }
 
-  /** Records dataset inputs (deduplicated per experiment by name and digest) with their input tags. */
-  async logInputs(projectId: ProjectId, runId: string, inputs: readonly DatasetInput[]): Promise<void> {
+  /**
+   * Records dataset inputs (deduplicated per experiment by name and digest) with their input tags.
+   * `also` writes more in the same transaction, once the run is known to be active (MLflow 3.x
+   * LogInputs `models`: the logged models the run took as inputs).
+   */
+  async logInputs(projectId: ProjectId, runId: string, inputs: readonly DatasetInput[], also?: (tx: Tx) => Promise<void>): Promise<void> {
     for (const i of inputs) validateDatasetInput(i);
     await this.store.transaction(async (tx) => {
       const run = await this.activeRunRow(tx, projectId, runId);
+      if (also !== undefined) await also(tx);
       for (const input of inputs) {
         const d = input.dataset;
         await tx

@@ -18,6 +18,12 @@
 // CVE-2024-1560 (double encoding), CVE-2024-3848 ('?' in a path) answer 400 and write nothing.
 // The UI's POST `/ajax-api/2.0/mlflow/upload-artifact` is not served: it takes raw bytes with a
 // "simple" content type, which a cross-site form can send (CSRF), and no client needs it.
+//
+// Multipart uploads (MLflow ≥ 2.9, `mpu/create|complete|abort/<dir>` and the presigned part URLs
+// `mpu/parts/<upload id>/<part>`) are in multipart.ts; create, complete and abort go through the
+// same target parsing, authorisation and run-scoped-token rule as the PUT here, and complete
+// stores the file through the same upload, so a multipart file is recorded exactly like a PUT one
+// (the mpu paths are checked with `validate_path_is_safe` upstream too since PRs #21945/#21947).
 import type { HttpMethod, Principal, Resource, RouteSpec } from '../../access/index.ts';
 import { defineRoute } from '../../access/index.ts';
 import type { ArtifactPath } from '../../blobs/index.ts';
@@ -25,8 +31,10 @@ import { normaliseArtifactPath } from '../../blobs/index.ts';
 import { StrataError, badRequest } from '../../kernel/index.ts';
 import type { LoggedModelArtifacts, LoggedModels, RunArtifacts, TrackingService } from '../../tracking/index.ts';
 import { EXPERIMENT_ID_PATTERN, RUN_ARTIFACT_LIMITS, RUN_ID_PATTERN, TRACKING_ACTIONS, mayWriteRun, noLoggedModel, serveRunArtifact } from '../../tracking/index.ts';
+import type { MlflowMultipartUploads, UploadTarget } from './multipart.ts';
+import { completeParts } from './multipart.ts';
 import type { MlflowInput } from './protocol.ts';
-import { optString, requestMessage, runIdOf } from './protocol.ts';
+import { headerOf, optInt, optString, reqString, requestMessage, runIdOf } from './protocol.ts';
 import { MLFLOW_PREFIXES } from './routes.ts';
 
 export interface MlflowArtifactRoutesDeps {
@@ -35,6 +43,8 @@ export interface MlflowArtifactRoutesDeps {
   /** MLflow 3.x logged models and their artifact trees (`<experiment id>/models/<model id>/artifacts/…`). */
   readonly loggedModels: LoggedModels;
   readonly modelArtifacts: LoggedModelArtifacts;
+  /** Multipart uploads through the proxy (`mpu/*`). */
+  readonly multipart: MlflowMultipartUploads;
 }
 
 /** URL prefixes of the artifact proxy (the REST API's and the UI's). */
@@ -107,13 +117,33 @@ function targetOf(raw: string, field = 'path'): Target {
 }
 
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/**
+ * The file a multipart upload writes: the directory of the mpu URL and the base name of the
+ * client's local `path` (MLflow names the object this way), checked as one proxy path.
+ */
+function multipartFile(dir: string, localPath: string): Target & { readonly path: ArtifactPath } {
+  const name = localPath.slice(Math.max(localPath.lastIndexOf('/'), localPath.lastIndexOf('\\')) + 1);
+  if (name === '') throw badRequest("'path' must name the file being uploaded (its base name becomes the artifact's name)", { field: 'path' });
+  const t = targetOf(`${dir.replace(/\/+$/, '')}/${name}`, 'path');
+  if (t.path === undefined) throw badRequest("'path' must name the file being uploaded", { field: 'path' });
+  return t as Target & { readonly path: ArtifactPath };
+}
+
+/** Where presigned part URLs point: this server as the client reached it (Host, and X-Forwarded-Proto behind a TLS proxy). */
+function requestOrigin(input: MlflowInput): string {
+  const host = headerOf(input, 'host') ?? '';
+  if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) throw badRequest('a multipart upload needs a valid Host header: the part URLs are built from it', { field: 'host' });
+  const proto = (headerOf(input, 'x-forwarded-proto') ?? '').split(',')[0]?.trim().toLowerCase() === 'https' ? 'https' : 'http';
+  return `${proto}://${host}`;
+}
 const wildcard = (input: { params: unknown }): string => {
   const p = input.params as Record<string, unknown>;
   return typeof p['*'] === 'string' ? p['*'] : '';
 };
 
 /** The MLflow artifact routes (proxy, artifacts/list, get-artifact); register beside `mlflowRoutes`. */
-export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelArtifacts }: MlflowArtifactRoutesDeps): RouteSpec[] {
+export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelArtifacts, multipart }: MlflowArtifactRoutesDeps): RouteSpec[] {
   const resourceOf = async (projectId: string): Promise<ProjectResource> => {
     const p = await tracking.project(projectId);
     if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
@@ -221,6 +251,72 @@ export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelA
             pageToken = page.nextPageToken;
           } while (pageToken !== undefined);
           return files.length === 0 ? {} : { files };
+        },
+      }),
+    );
+
+    // ---- multipart upload (multipart.ts) ----
+    const mpuRoute = (op: 'create' | 'complete' | 'abort', summary: string, handler: RouteSpec['handler']): RouteSpec =>
+      defineRoute({
+        method: 'POST',
+        url: `${prefix}/mpu/${op}/*`,
+        summary,
+        tags: ['mlflow'],
+        schema: {},
+        authz: { action: TRACKING_ACTIONS.write, resource: (input) => byTarget(targetOf(wildcard(input))) },
+        handler,
+      });
+    /** The checked file of an mpu call, after the run-scoped-token rule, as an upload target. */
+    const uploadTargetOf = async (ctx: Parameters<RouteSpec['handler']>[0], m: Record<string, unknown>): Promise<UploadTarget> => {
+      const t = multipartFile(wildcard(ctx), reqString(m, 'path'));
+      await mayWriteTarget(ctx.principal, t);
+      const projectId = projectOf(ctx.resource).projectId;
+      return { projectId, kind: t.kind, targetId: t.kind === 'model' ? t.modelId : t.runId, experimentId: t.experimentId, path: t.path };
+    };
+    specs.push(
+      mpuRoute('create', 'MLflow CreateMultipartUpload: presigned part URLs (served here, HMAC-signed) for one file of a run\'s or logged model\'s artifacts', async (ctx) => {
+        const m = requestMessage('POST', ctx);
+        const target = await uploadTargetOf(ctx, m);
+        // Refuse at once what the PUT would refuse: a run that is not active, a model that is not.
+        if (target.kind === 'model') await modelArtifacts.root(target.projectId, target.targetId);
+        else {
+          const root = await artifacts.root(target.projectId, target.targetId);
+          if (root.lifecycleStage !== 'active') throw badRequest(`The run ${target.targetId} must be in the 'active' state to change its artifacts. Current state is ${root.lifecycleStage}.`, { run: target.targetId });
+        }
+        const upload = await multipart.create(ctx.principal.id, target, optInt(m, 'num_parts') ?? 1);
+        return { upload_id: upload.id, credentials: multipart.credentials(upload, `${requestOrigin(ctx)}${prefix}/mpu/parts`) };
+      }),
+      mpuRoute('complete', 'MLflow CompleteMultipartUpload: checks every part and its ETag, then stores the file like a PUT', async (ctx) => {
+        const m = requestMessage('POST', ctx);
+        const target = await uploadTargetOf(ctx, m);
+        const upload = await multipart.forTarget(reqString(m, 'upload_id'), target);
+        const parts = await multipart.checkParts(upload, completeParts(m));
+        const body = multipart.body(upload, parts);
+        if (target.kind === 'model') await modelArtifacts.upload(target.projectId, target.targetId, target.path, body);
+        else await artifacts.upload(target.projectId, target.targetId, target.path, body);
+        await multipart.discard(upload.id);
+        return {};
+      }),
+      mpuRoute('abort', 'MLflow AbortMultipartUpload: forgets the upload and deletes its staged parts', async (ctx) => {
+        const m = requestMessage('POST', ctx);
+        const upload = await multipart.forTarget(reqString(m, 'upload_id'), await uploadTargetOf(ctx, m));
+        await multipart.discard(upload.id);
+        return {};
+      }),
+      defineRoute({
+        method: 'PUT',
+        url: `${prefix}/mpu/parts/:uploadId/:partNumber`,
+        summary: 'A presigned part URL of a multipart upload (from mpu/create): the part\'s raw bytes; answers its ETag',
+        tags: ['mlflow'],
+        schema: {},
+        streamBody: 'any',
+        authz: { public: true, reason: 'a presigned part URL: the MLflow client PUTs parts with no Authorization header; the HMAC signature in the URL authorises one part of one upload until it expires' },
+        handler: async ({ params, query, headers, bodyStream, header }) => {
+          const p = params as Record<string, string>;
+          const h = headers['content-length'];
+          const etag = await multipart.receivePart(p['uploadId'] ?? '', p['partNumber'] ?? '', query, Array.isArray(h) ? h[0] : h, bodyStream);
+          header('etag', `"${etag}"`);
+          return {};
         },
       }),
     );

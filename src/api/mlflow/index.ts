@@ -6,6 +6,8 @@ export { handleMlflowError, mlflowNotFound, isMlflowPath, basicAuthToken, mlflow
 export type { MlflowErrorCode, MlflowErrorBody } from './errors.ts';
 export { mlflowArtifactRoutes, proxyTarget, modelProxyTarget, MLFLOW_ARTIFACT_PREFIXES, GET_ARTIFACT_PATH } from './artifacts.ts';
 export type { MlflowArtifactRoutesDeps, ProxyTarget, ModelProxyTarget } from './artifacts.ts';
+export { MlflowMultipartUploads, MULTIPART_LIMITS, multipartStaging, randomMultipartIds, sweepMultipartUploads } from './multipart.ts';
+export type { MultipartLimits, MultipartIds, MultipartUpload, MultipartSweepReport, UploadTarget } from './multipart.ts';
 export { mlflowRegistryRoutes, modelVersionJson, registeredModelJson } from './registry.ts';
 export type { MlflowRegistryRoutesDeps } from './registry.ts';
 export { mlflowLoggedModelRoutes, loggedModelJson } from './logged-models.ts';

@@ -10,7 +10,7 @@ import { defineRoute } from '../../access/index.ts';
 import type { HttpMethod } from '../../access/index.ts';
 import type { ProjectId } from '../../kernel/index.ts';
 import { StrataError, badRequest } from '../../kernel/index.ts';
-import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, TrackingService, ViewType } from '../../tracking/index.ts';
+import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, RunModels, TrackingService, ViewType } from '../../tracking/index.ts';
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, RUN_ID_PATTERN, TRACKING_ACTIONS, VIEW_TYPES, isRunStatus } from '../../tracking/index.ts';
 import type { Actor } from '../../access/index.ts';
 import { projectContext } from './project-context.ts';
@@ -35,6 +35,7 @@ import {
   runMetricJson,
   searchPage,
   stringList,
+  withList,
 } from './protocol.ts';
 
 export interface MlflowRoutesDeps {
@@ -105,11 +106,31 @@ function modelPoints(sources: readonly Message[], metrics: readonly Metric[]): M
   return out;
 }
 
-/** `Run.outputs` (MLflow 3.x RunOutputs): `{}`, or `{model_outputs:[{model_id, step}]}`. */
-const withOutputs = (run: Record<string, unknown>, outputs: readonly ModelOutput[] = []): Record<string, unknown> => ({
-  ...run,
-  outputs: outputs.length === 0 ? {} : { model_outputs: outputs.map((o) => ({ model_id: o.modelId, step: o.step })) },
-});
+/**
+ * MLflow 3.x: `Run.outputs` (RunOutputs: `{}`, or `{model_outputs:[{model_id, step}]}`) and
+ * `Run.inputs.model_inputs` (RunInputs: `[{model_id}]`, beside `dataset_inputs`).
+ */
+const withModels = (run: Record<string, unknown>, models: RunModels | undefined): Record<string, unknown> => {
+  const outputs: readonly ModelOutput[] = models?.outputs ?? [];
+  const inputs = models?.inputs ?? [];
+  return {
+    ...run,
+    inputs: { ...(run['inputs'] as Record<string, unknown>), ...withList('model_inputs', inputs.map((id) => ({ model_id: id }))) },
+    outputs: outputs.length === 0 ? {} : { model_outputs: outputs.map((o) => ({ model_id: o.modelId, step: o.step })) },
+  };
+};
+
+/** LogInputs `models` (MLflow 3.x ModelInput): `[{model_id}]`. */
+function modelInputsOf(m: Message): string[] {
+  const v = m['models'];
+  if (v === undefined || v === null) return [];
+  const shape = (): Error => badRequest("Invalid value for parameter 'models' supplied: expected a list of {model_id} objects.", { field: 'models' });
+  if (!Array.isArray(v)) throw shape();
+  return v.map((x) => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw shape();
+    return reqString(x as Message, 'model_id');
+  });
+}
 
 /** LogOutputs `models`: `[{model_id, step}]`. */
 function modelOutputsOf(m: Message): ModelOutput[] {
@@ -274,7 +295,7 @@ export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDep
       scope: byRun,
       handle: async ({ m, projectId }) => {
         const run = await tracking.getRun(projectId, runIdOf(m));
-        return { run: withOutputs(runJson(run), (await loggedModels.runOutputs(projectId, [run.info.id])).get(run.info.id)) };
+        return { run: withModels(runJson(run), (await loggedModels.runModels(projectId, [run.info.id])).get(run.info.id)) };
       },
     },
     {
@@ -385,11 +406,13 @@ export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDep
     {
       path: 'runs/log-inputs',
       methods: ['POST'],
-      summary: 'MLflow LogInputs (dataset inputs with digests)',
+      summary: 'MLflow LogInputs (dataset inputs with digests; 3.x: models, the logged models the run took as inputs)',
       access: 'write',
       scope: byRun,
       handle: async ({ m, projectId }) => {
-        await tracking.logInputs(projectId, runIdOf(m), datasetInputs(m));
+        const runId = runIdOf(m);
+        const models = modelInputsOf(m);
+        await tracking.logInputs(projectId, runId, datasetInputs(m), models.length === 0 ? undefined : (tx) => loggedModels.logInputsIn(tx, projectId, runId, models));
         return {};
       },
     },
@@ -436,8 +459,8 @@ export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDep
           ...searchPage(m),
           ...opt('view', viewOf(m, 'run_view_type')),
         });
-        const outputs = await loggedModels.runOutputs(c.projectId, page.items.map((r) => r.info.id));
-        return pageJson('runs', page.items.map((r) => withOutputs(runJson(r), outputs.get(r.info.id))), page.nextPageToken);
+        const models = await loggedModels.runModels(c.projectId, page.items.map((r) => r.info.id));
+        return pageJson('runs', page.items.map((r) => withModels(runJson(r), models.get(r.info.id))), page.nextPageToken);
       },
     },
 
