@@ -163,13 +163,7 @@ for (const kind of databaseKinds) {
       assert.equal(typeof r.json?.['message'], 'string');
       return r.json?.['message'] as string;
     };
-    const serviceAccount = async (name: string, project: string, role: string): Promise<string> => {
-      assert.equal((await tp.call('POST', '/api/v1/service-accounts', { body: { name } })).status, 201);
-      assert.equal((await tp.call('PUT', `/api/v1/projects/${project}/members/${name}`, { body: { role } })).status, 200);
-      const t = await tp.call('POST', '/api/v1/tokens', { body: { name: `${name}-t`, principal: name } });
-      assert.equal(t.status, 201, t.text);
-      return (t.body as { token: string }).token;
-    };
+    const serviceAccount = (name: string, project: string, role: string): Promise<string> => tp.serviceAccount(name, project, role);
     /** A fresh run; returns its ids and the proxy URL path of its artifact root, derived from artifact_uri as the MLflow client does. */
     const newRun = async (token = saA): Promise<{ exp: string; run: string; root: string; uri: string }> => {
       const exp = (await post('experiments/create', { name: `e-${randomBytes(4).toString('hex')}` }, token))['experiment_id'] as string;

@@ -125,13 +125,7 @@ for (const kind of databaseKinds) {
     let offset = 0;
     const clock = { now: (): number => Date.now() + offset };
 
-    const serviceAccount = async (name: string, project: string, role: string): Promise<string> => {
-      assert.equal((await tp.call('POST', '/api/v1/service-accounts', { body: { name } })).status, 201);
-      assert.equal((await tp.call('PUT', `/api/v1/projects/${project}/members/${name}`, { body: { role } })).status, 200);
-      const t = await tp.call('POST', '/api/v1/tokens', { body: { name: `${name}-t`, principal: name } });
-      assert.equal(t.status, 201, t.text);
-      return (t.body as { token: string }).token;
-    };
+    const serviceAccount = (name: string, project: string, role: string): Promise<string> => tp.serviceAccount(name, project, role);
     const count = async (table: 'mlflow_multipart_uploads' | 'mlflow_multipart_parts' | 'run_artifacts'): Promise<number> =>
       Number((await tp.platform.store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     const stagingDir = (uploadId: string): string => join(tp.platform.paths.blobs, 'multipart', uploadId);

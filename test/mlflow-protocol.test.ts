@@ -39,13 +39,7 @@ for (const kind of databaseKinds) {
       assert.equal(typeof b['message'], 'string');
       return b['message'] as string;
     };
-    const serviceAccount = async (name: string, project: string, role: string): Promise<string> => {
-      assert.equal((await tp.call('POST', '/api/v1/service-accounts', { body: { name } })).status, 201);
-      assert.equal((await tp.call('PUT', `/api/v1/projects/${project}/members/${name}`, { body: { role } })).status, 200);
-      const t = await tp.call('POST', '/api/v1/tokens', { body: { name: `${name}-t`, principal: name } });
-      assert.equal(t.status, 201, t.text);
-      return (t.body as { token: string }).token;
-    };
+    const serviceAccount = (name: string, project: string, role: string): Promise<string> => tp.serviceAccount(name, project, role);
     const newExperiment = async (name: string, token = saA): Promise<string> => ok(await post('experiments/create', { name }, token))['experiment_id'] as string;
     const newRun = async (experimentId: string, extra: Json = {}, token = saA): Promise<string> =>
       ok(await post('runs/create', { experiment_id: experimentId, start_time: 1_700_000_000_000, ...extra }, token))['run']['info']['run_id'] as string;

@@ -27,6 +27,8 @@ export interface TestPlatform {
   call(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
   /** Creates a user and returns a token for it. */
   user(name: string): Promise<string>;
+  /** Creates a service account with `role` in `project` and returns a token for it. */
+  serviceAccount(name: string, project: string, role: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,15 @@ export async function startTestPlatform(kind: 'sqlite' | 'postgres', opts: { clo
       const c = await call('POST', '/api/v1/users', { body: { name } });
       if (c.status !== 201) throw new Error(`creating user ${name}: ${c.text}`);
       const t = await call('POST', '/api/v1/tokens', { body: { name: `t-${randomBytes(3).toString('hex')}`, principal: name } });
+      if (t.status !== 201) throw new Error(`token for ${name}: ${t.text}`);
+      return (t.body as { token: string }).token;
+    },
+    async serviceAccount(name, project, role) {
+      const sa = await call('POST', '/api/v1/service-accounts', { body: { name } });
+      if (sa.status !== 201) throw new Error(`creating service account ${name}: ${sa.text}`);
+      const m = await call('PUT', `/api/v1/projects/${project}/members/${name}`, { body: { role } });
+      if (m.status !== 200) throw new Error(`making ${name} ${role} of ${project}: ${m.text}`);
+      const t = await call('POST', '/api/v1/tokens', { body: { name: `${name}-t`, principal: name } });
       if (t.status !== 201) throw new Error(`token for ${name}: ${t.text}`);
       return (t.body as { token: string }).token;
     },
