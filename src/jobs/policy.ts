@@ -193,8 +193,11 @@ export function describeReason(r: PendingReason): string {
       return 'queued: waiting for the next scheduling cycle';
     case 'waiting-for-window':
       return `waiting for its start window at ${new Date(r.until).toISOString()}`;
-    case 'over-quota':
-      return `over quota${tried(r.attempts)}`;
+    case 'over-quota': {
+      const h = r.holds;
+      const holds = h === undefined ? '' : `; holds its team's ${h.flavor} quota, ${h.expectedStart === undefined ? 'to start when running jobs of the team without a declared max runtime free enough of it' : `expected to start at ${new Date(h.expectedStart).toISOString()}`}`;
+      return `over quota${tried(r.attempts)}${holds}`;
+    }
     case 'no-capacity':
       return `no capacity of any acceptable flavor${tried(r.attempts)}`;
     case 'gang-incomplete':
@@ -205,6 +208,8 @@ export function describeReason(r: PendingReason): string {
       return `capacity reserved for ${r.heldFor} until ${new Date(r.until).toISOString()}${tried(r.attempts)}`;
     case 'reserved':
       return `holds a reservation in pool ${r.pool}: expected to start at ${new Date(r.expectedStart).toISOString()}`;
+    case 'quota-reservation':
+      return `team quota of ${r.flavor} reserved for ${r.heldFor} ${r.until === undefined ? 'until running jobs of the team without a declared max runtime free enough of it' : `until ${new Date(r.until).toISOString()}`}${tried(r.attempts)}`;
     case 'unschedulable':
       return `no acceptable flavor could ever hold it${tried(r.attempts)}`;
   }

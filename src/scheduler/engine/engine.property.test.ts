@@ -498,3 +498,74 @@ test('a team below its nominal quota is never left waiting while others borrow i
     { numRuns: 150 },
   );
 });
+
+test('no starvation within a team: a job whose demand fits its team’s nominal quota is eventually admitted when running jobs have finite runtimes', () => {
+  const STEP = 10 * 60_000;
+  const STEPS = 50;
+  // Jobs ahead of the head in line (same priority, submitted before it) run before it, one after
+  // another in the worst case: 15 of up to 6 steps each, then the head — well within the horizon.
+  const HORIZON = 200;
+  fc.assert(
+    fc.property(
+      fc.record({
+        teams: fc.array(fc.record({ nominal: fc.integer({ min: 1, max: 8 }), borrow: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }) }), { minLength: 1, maxLength: 3 }),
+        cohort: fc.boolean(),
+        head: fc.record({ share: fc.double({ min: 0, max: 1, noNaN: true }), gang: fc.boolean(), priority: fc.constantFrom(0, 100), at: fc.integer({ min: 0, max: 5 }), declared: fc.boolean() }),
+        // Arrivals per step, repeated for as long as the test runs: the stream never stops.
+        stream: fc.array(fc.array(fc.record({ team: fc.nat(), replicas: fc.integer({ min: 1, max: 3 }), low: fc.boolean(), runtime: fc.integer({ min: 1, max: 6 }), declared: fc.constantFrom('none' as const, 'exact' as const, 'longer' as const) }), { maxLength: 3 }), { minLength: STEPS, maxLength: STEPS }),
+        retryEveryMs: fc.constantFrom(60_000, 24 * 3_600_000),
+      }),
+      ({ teams, cohort, head, stream, retryEveryMs }) => {
+        const clock = new ManualClock(T0);
+        const specs: TeamSpec[] = teams.map((t, i) => ({ id: `t${i}` as TeamId, ...(cohort ? { cohort: 'c' } : {}), quotas: { a100: { nominal: gpu(t.nominal), ...(t.borrow === undefined ? {} : { borrowingLimit: gpu(t.borrow) }) } } }));
+        // Capacity never binds: every team's quota (all a cohort can use) plus the head and a spare node.
+        const total = teams.reduce((s, t) => s + t.nominal, 0);
+        const headDevices = 1 + Math.floor(head.share * (teams[0]!.nominal - 1));
+        const nodes = Math.ceil((total + headDevices) / 8) + 1;
+        const e = new SchedulerEngine(
+          { pools: [{ name: 'p', region: 'eu', flavor: 'a100', capacityType: 'on-demand', strategy: 'binpack' }], nodes: Array.from({ length: nodes }, (_, i) => ({ id: `n${i}` as NodeId, pool: 'p', capacity: gpu(8) })), teams: specs },
+          { clock, fullRetryEveryMs: retryEveryMs },
+        );
+        const ends = new Map<JobId, number>();
+        const runtimes = new Map<JobId, number>();
+        const headId = 'head' as JobId;
+        const headRuntime = 3 * STEP;
+        runtimes.set(headId, headRuntime);
+        let n = 0;
+        let admittedAt: number | undefined;
+        for (let step = 0; step < HORIZON && admittedAt === undefined; step++) {
+          clock.advance(STEP);
+          for (const [id, end] of ends) {
+            if (end <= clock.now()) {
+              e.finish(id);
+              ends.delete(id);
+            }
+          }
+          for (const s of stream[step % STEPS]!) {
+            const id = `s${n++}` as JobId;
+            const runtime = s.runtime * STEP;
+            runtimes.set(id, runtime);
+            const declared = s.declared === 'none' ? {} : { maxRuntimeMs: s.declared === 'exact' ? runtime : runtime + STEP };
+            // Nothing outranks the head: the stream runs at its priority or below.
+            e.submit({ id, team: `t${s.team % teams.length}` as TeamId, priority: s.low ? 0 : head.priority, perReplica: gpu(1), replicas: s.replicas, flavors: ['a100'], submittedAt: clock.now(), ...declared });
+          }
+          if (step === head.at) {
+            const shape = head.gang ? { perReplica: gpu(1), replicas: headDevices } : { perReplica: gpu(headDevices) };
+            e.submit({ id: headId, team: 't0' as TeamId, priority: head.priority, flavors: ['a100'], submittedAt: clock.now(), ...shape, ...(head.declared ? { maxRuntimeMs: headRuntime } : {}) });
+          }
+          const r = e.schedule();
+          for (const d of r.decisions) {
+            if (d.kind === 'admit') {
+              ends.set(d.jobId, clock.now() + runtimes.get(d.jobId)!);
+              if (d.jobId === headId) admittedAt = clock.now();
+            } else ends.delete(d.jobId);
+          }
+          const s = e.status(headId);
+          if (step >= head.at && s?.state === 'pending') assert.notEqual(s.reason.kind, 'unschedulable', 'the head fits its quota and the cluster');
+        }
+        assert.ok(admittedAt !== undefined, `head (${headDevices} of t0's nominal ${teams[0]!.nominal}) starved: ${JSON.stringify(e.status(headId))}`);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

@@ -551,3 +551,138 @@ test('wakes: a small parked job that fits freed capacity is not left behind a bi
   e.finish(a2.id);
   assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [small.id]);
 });
+
+test('quota reservation: a big job is not starved inside its team by a steady stream of small ones', () => {
+  // The team's quota (8) is the only limit: the node has room for twice that.
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 16), [team('t', { a100: q(8) })]);
+  const min = 60_000;
+  const start = clock.now();
+  for (let i = 0; i < 8; i++) e.submit(job('t', 1, { maxRuntimeMs: (i + 1) * 10 * min }));
+  assert.equal(admits(e.schedule()).length, 8);
+  const running = new Map<JobId, number>();
+  for (let i = 0; i < 8; i++) running.set(`job-${seq - 7 + i}` as JobId, start + (i + 1) * 10 * min);
+  const big = job('t', 4, { submittedAt: clock.now() });
+  e.submit(big);
+  let admittedAt: number | undefined;
+  for (let step = 1; step <= 12 && admittedAt === undefined; step++) {
+    // Every 10 minutes the oldest small job ends and a new one arrives, keeping the quota full.
+    if (step === 1) e.schedule();
+    clock.advance(10 * min);
+    for (const [id, end] of running) {
+      if (end > clock.now()) continue;
+      e.finish(id);
+      running.delete(id);
+    }
+    const small = job('t', 1, { maxRuntimeMs: 80 * min, submittedAt: clock.now() });
+    e.submit(small);
+    for (const d of admits(e.schedule())) {
+      if (d.jobId === big.id) admittedAt = clock.now();
+      else running.set(d.jobId, clock.now() + 80 * min);
+    }
+  }
+  // Four small jobs end within 40 minutes: the big job starts then, not never.
+  assert.equal(admittedAt, start + 40 * min);
+});
+
+test('quota reservation: later jobs of the team backfill only if they end before the quota frees; higher priorities go first', () => {
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 2, 8), [team('t', { a100: q(8) }), team('other', { a100: q(8) })]);
+  const hour = 3_600_000;
+  const t0 = clock.now();
+  const a = job('t', 4, { maxRuntimeMs: hour });
+  const b = job('t', 2);
+  e.submit(a);
+  e.submit(b);
+  e.schedule();
+  clock.advance(1000);
+  const head = job('t', 6, { submittedAt: clock.now() });
+  e.submit(head);
+  const r1 = e.schedule();
+  const hs = e.status(head.id);
+  assert.ok(hs?.state === 'pending' && hs.reason.kind === 'over-quota');
+  assert.deepEqual(hs.reason.holds, { flavor: 'a100', expectedStart: t0 + hour }, 'the head holds the team quota until a frees it');
+  assert.ok(r1.events.some((ev) => ev.kind === 'delayed' && ev.jobId === head.id));
+  clock.advance(1000);
+  const long = job('t', 2, { maxRuntimeMs: 2 * hour, submittedAt: clock.now() });
+  const open = job('t', 1, { submittedAt: clock.now() });
+  const short = job('t', 2, { maxRuntimeMs: 30 * 60_000, submittedAt: clock.now() + 1 });
+  const otherTeam = job('other', 2, { maxRuntimeMs: 2 * hour });
+  for (const j of [long, open, short, otherTeam]) e.submit(j);
+  const r2 = e.schedule();
+  assert.deepEqual(admits(r2).map((d) => d.jobId).sort(), [short.id, otherTeam.id].sort(), 'only the short job of the team backfills; other teams are not affected');
+  for (const id of [long.id, open.id]) {
+    const s = e.status(id);
+    assert.ok(s?.state === 'pending' && s.reason.kind === 'quota-reservation', `${id} waits for the held quota`);
+    assert.equal(s.reason.heldFor, head.id);
+    assert.equal(s.reason.until, t0 + hour);
+    assert.deepEqual(s.reason.attempts, [{ flavor: 'a100', kind: 'quota-reserved', heldFor: head.id, until: t0 + hour }]);
+  }
+  // A higher priority is not held back by a lower one's reservation.
+  const urgent = job('t', 0, { priority: 1000, perReplica: { cpuMillis: 0, memoryBytes: 0, devices: 0 } });
+  e.submit(urgent);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [urgent.id]);
+  e.finish(urgent.id);
+  clock.advance(30 * 60_000);
+  e.finish(short.id);
+  assert.equal(admits(e.schedule()).length, 0, 'the freed quota stays held: the long job would still run when the head is due');
+  clock.advance(30 * 60_000);
+  e.finish(a.id);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [head.id], 'the head starts when the quota frees');
+  assert.equal(pendingKind(e, long.id), 'over-quota', 'with the head running, the rest is plainly over quota');
+});
+
+test('quota reservation: with open-ended running jobs the release time is unknown and later jobs wait for the quota the head needs', () => {
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 8), [team('t', { a100: q(4) }, { cohort: 'c' }), team('lender', { a100: q(0) }, { cohort: 'c' })]);
+  const x = job('t', 2);
+  const y = job('t', 2);
+  e.submit(x);
+  e.submit(y);
+  e.schedule();
+  clock.advance(1000);
+  const head = job('t', 3, { submittedAt: clock.now() });
+  e.submit(head);
+  e.schedule();
+  const hs = e.status(head.id);
+  assert.ok(hs?.state === 'pending' && hs.reason.kind === 'over-quota');
+  assert.deepEqual(hs.reason.holds, { flavor: 'a100' }, 'no declared end: the start is unknown');
+  e.finish(x.id);
+  clock.advance(1000);
+  const small = job('t', 1, { maxRuntimeMs: 60_000, submittedAt: clock.now() });
+  e.submit(small);
+  assert.equal(admits(e.schedule()).length, 0, 'room 2 < 3: the head cannot start, and the small job may not take what it needs');
+  const s = e.status(small.id);
+  assert.ok(s?.state === 'pending' && s.reason.kind === 'quota-reservation');
+  assert.equal(s.reason.heldFor, head.id);
+  assert.equal(s.reason.until, undefined);
+  // A job of the team that needs none of the held resources still runs.
+  const free = job('t', 0, { perReplica: { cpuMillis: 0, memoryBytes: 0, devices: 0 } });
+  e.submit(free);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [free.id]);
+  e.finish(y.id);
+  const r = e.schedule();
+  assert.deepEqual(admits(r).map((d) => d.jobId), [head.id, small.id], 'the head starts as soon as the quota holds it; the small job then fits the rest');
+});
+
+test('quota reservation: cancelling the holder passes the hold to the next job in line; a gang holds like any job', () => {
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 4, 8), [team('t', { a100: q(8) })]);
+  const hour = 3_600_000;
+  const running = job('t', 6, { maxRuntimeMs: hour });
+  e.submit(running);
+  e.schedule();
+  clock.advance(1000);
+  const gang = job('t', 2, { replicas: 4, submittedAt: clock.now() });
+  const next = job('t', 7, { submittedAt: clock.now() + 1 });
+  const small = job('t', 2, { maxRuntimeMs: 2 * hour, submittedAt: clock.now() + 2 });
+  for (const j of [gang, next, small]) e.submit(j);
+  e.schedule();
+  const gs = e.status(gang.id);
+  assert.ok(gs?.state === 'pending' && gs.reason.kind === 'over-quota' && gs.reason.holds?.flavor === 'a100');
+  assert.equal(pendingKind(e, small.id), 'quota-reservation');
+  e.cancel(gang.id);
+  clock.advance(1000);
+  const r = e.schedule();
+  assert.equal(admits(r).length, 0, 'the next big job holds the quota: the small one would leave it 6 of 7 when due, and waits');
+  const ns = e.status(next.id);
+  assert.ok(ns?.state === 'pending' && ns.reason.kind === 'over-quota' && ns.reason.holds?.flavor === 'a100');
+  const ss = e.status(small.id);
+  assert.ok(ss?.state === 'pending' && ss.reason.kind === 'quota-reservation' && ss.reason.heldFor === next.id);
+});

@@ -3,7 +3,10 @@
 // dominant-resource fair-share order, places them (bin-pack / spread / scored, gangs all-or-nothing
 // with topology), preempts by priority within a team or to reclaim borrowed quota, reserves capacity
 // for the first blocked job and backfills shorter jobs around it, evicts on spot reclaim, and keeps
-// for every pending job the typed reason it is not running.
+// for every pending job the typed reason it is not running. Within a team, the head-of-line job
+// blocked only by the team's quota holds that quota (a quota reservation): later jobs of the team
+// use it only if they end before the quota is projected to be free for it, so a stream of small
+// jobs cannot starve a big one.
 //
 // One cycle (`schedule()`) pops jobs in order — the team with the lowest weighted fair share first,
 // within a team by priority then submission — and tries each job once, so a cycle admits everything
@@ -106,6 +109,8 @@ interface JobState {
   startedAt: number;
   borrowing: boolean;
   reservation: Reservation | undefined;
+  /** The team quota this job holds as its team's head of line (see QuotaHold). */
+  hold: QuotaHold | undefined;
   /** Position in the team's running list of its flavor and priority. */
   runLink: Link<JobState> | undefined;
   /** Where the first pass of a cycle stopped (the flavor that needs borrowing). */
@@ -132,6 +137,10 @@ interface TeamQueue {
   readonly queue: Heap<QueueEntry>;
   /** Running jobs per flavor and priority, in start order: the preemption candidates. */
   readonly running: Map<string, Map<number, RecencyList<JobState>>>;
+  /** Quota held per flavor for the team's head-of-line job (at most one job per flavor). */
+  readonly holds: Map<string, QuotaHold>;
+  /** Bumped per flavor whenever a job of the team starts or stops on it: a hold's projection is redone only then. */
+  readonly runs: Map<string, number>;
   /** Snapshot of the fair-share key while in the cycle's team heap. */
   key: number;
 }
@@ -142,7 +151,14 @@ interface TeamQueue {
  */
 type ParkedSet =
   | { readonly kind: 'capacity'; readonly heap: Heap<QueueEntry>; live: number; readonly flavor: string; readonly team: TeamQueue }
-  | { readonly kind: 'quota'; readonly index: BucketIndex<JobState>; readonly flavor: string; readonly team: TeamQueue };
+  | {
+      readonly kind: 'quota';
+      readonly index: BucketIndex<JobState>;
+      /** The parked jobs that could ever fit the team's quota, in queue order (stale entries skipped lazily): the next head of line. */
+      readonly order: Heap<QueueEntry>;
+      readonly flavor: string;
+      readonly team: TeamQueue;
+    };
 
 interface Reservation {
   readonly job: JobState;
@@ -151,9 +167,30 @@ interface Reservation {
   readonly until: number;
 }
 
+/**
+ * A quota reservation: the team's quota of `flavor` held for its head-of-line job (the first, in
+ * queue order, of its pending jobs that was blocked only by the team's quota and fits within the
+ * team's nominal quota — borrowing is best effort and reclaimable, so nothing is held for it).
+ * From the declared ends of the team's running jobs of the flavor, `until` is when enough of the
+ * quota will be free for it. A later job of the team (same or lower priority) takes the quota only
+ * if it ends by `until` (quota backfill) or leaves enough for the holder at `until` besides; with
+ * `until` unknown (open-ended running jobs), only if it leaves the holder's demand free now.
+ */
+interface QuotaHold {
+  readonly job: JobState;
+  readonly flavor: string;
+  until: number | undefined;
+  /** What the team's running jobs of the flavor that end by `until` hold (kept by bind and unbind). */
+  released: MutableVector;
+  /** The team's `runs` of the flavor when `until` was projected. */
+  stamp: number;
+}
+
 /** An attempt's outcome; no reason = deferred to the borrowing pass. */
 type Attempt = { readonly ok: true; readonly decision: Decision } | { readonly ok: false; readonly reason: PendingReason; readonly parkKeys: string[] } | { readonly ok: false; readonly reason: undefined };
 const DEFER: Attempt = { ok: false, reason: undefined };
+/** The job goes back to its team's queue behind an earlier job of the team that was woken for it. */
+const RETRY: Attempt = { ok: false, reason: undefined };
 
 /**
  * Reservation searches per cycle: the first blocked jobs in cycle order (the heads of the line) get
@@ -200,6 +237,12 @@ const FAILURE_RANK: Readonly<Record<PlaceFailure['kind'], number>> = { 'too-larg
 
 const jobBefore = (a: QueueEntry, b: QueueEntry): boolean =>
   a.priority !== b.priority ? a.priority > b.priority : a.submittedAt !== b.submittedAt ? a.submittedAt < b.submittedAt : a.seq < b.seq;
+
+/** `a` comes before `b` in its team's queue order (priority, then submission). */
+const firstInLine = (a: JobState, b: JobState): boolean =>
+  a.req.priority !== b.req.priority ? a.req.priority > b.req.priority : a.req.submittedAt !== b.req.submittedAt ? a.req.submittedAt < b.req.submittedAt : a.seq < b.seq;
+
+const isLive = (e: QueueEntry): boolean => e.job.phase === 'parked' && e.ticket === e.job.ticket;
 
 const teamBefore = (a: TeamQueue, b: TeamQueue): boolean => (a.key !== b.key ? a.key < b.key : a.state.index < b.state.index);
 
@@ -271,7 +314,7 @@ export class SchedulerEngine {
   /** Adds or reconfigures a team (quotas, cohort, weight); every parked job is tried again. */
   setTeam(spec: TeamSpec): void {
     const state = this.ledger.setTeam(spec, this.clock.now());
-    if (!this.teams.has(spec.id)) this.teams.set(spec.id, { state, queue: new Heap(jobBefore), running: new Map(), key: 0 });
+    if (!this.teams.has(spec.id)) this.teams.set(spec.id, { state, queue: new Heap(jobBefore), running: new Map(), holds: new Map(), runs: new Map(), key: 0 });
     for (const key of this.parked.keys()) this.wake(key, Infinity);
   }
 
@@ -348,6 +391,7 @@ export class SchedulerEngine {
       startedAt: 0,
       borrowing: false,
       reservation: undefined,
+      hold: undefined,
       runLink: undefined,
       deferred: undefined,
       pools: [],
@@ -407,6 +451,12 @@ export class SchedulerEngine {
     this.inCycle = true;
     try {
       for (const r of [...this.reservations.values()]) if (r.until <= now) this.dropReservation(r);
+      // A quota hold whose projected release time passed (a job overran its declared runtime, or
+      // others took the quota): its holder is tried again and projects anew.
+      for (const t of this.teams.values()) {
+        if (t.holds.size === 0) continue;
+        for (const h of [...t.holds.values()]) if (h.until !== undefined && h.until < now && h.job.phase === 'parked' && !isZero(h.released)) this.requeueParked(h.job);
+      }
       this.releaseWaiting(now, events);
       if (now - this.lastFullRetry >= this.fullRetryEveryMs) {
         this.lastFullRetry = now;
@@ -442,7 +492,10 @@ export class SchedulerEngine {
             const a = this.attempt(j, now, decisions, events, pass === 1);
             if (start !== undefined) this.profiler?.onAttempt(this.profiler.hrtime() - start, a.ok);
             if (a.ok) decisions.push(a.decision);
-            else if (a.reason === undefined) deferred.push(j);
+            else if (a === RETRY) {
+              j.ticket++;
+              t.queue.push(entryOf(j));
+            } else if (a.reason === undefined) deferred.push(j);
             else {
               this.setReason(j, a.reason, now, events);
               failed.push({ job: j, parkKeys: a.parkKeys });
@@ -484,6 +537,21 @@ export class SchedulerEngine {
         pushNew(parkKeys, this.keysOf(j, i).quota);
         continue;
       }
+      const hold = j.team.holds.size > 0 ? j.team.holds.get(flavor) : undefined;
+      if (hold === undefined) {
+        // Nobody holds this quota, but a job before this one may be parked on it waiting to (it
+        // lost the hold, or was not woken yet): it is tried first, and this job after it.
+        const set = this.parked.get(this.keysOf(j, i).quota);
+        const top = set?.kind === 'quota' && set.order.size > 0 ? this.topLive(set) : undefined;
+        if (top !== undefined && firstInLine(top.job, j)) {
+          this.requeueParked(top.job);
+          return RETRY;
+        }
+      } else if (hold.job !== j && firstInLine(hold.job, j) && this.delays(hold, j, endsBy)) {
+        attempts.push(hold.until === undefined ? { flavor, kind: 'quota-reserved', heldFor: hold.job.req.id } : { flavor, kind: 'quota-reserved', heldFor: hold.job.req.id, until: hold.until });
+        pushNew(parkKeys, this.keysOf(j, i).quota);
+        continue;
+      }
       if (nominalOnly && q.borrowing) {
         j.deferred = { from: i, attempts, parkKeys };
         return DEFER;
@@ -505,6 +573,8 @@ export class SchedulerEngine {
     }
     if (this.preemption) {
       for (let i = 0; i < flavors.length; i++) {
+        // Quota held for an earlier job of the team is not to be won by evicting others either.
+        if (j.team.holds.size > 0 && this.holdAgainst(j, flavors[i]!) !== undefined) continue;
         const d = this.tryPreempt(j, flavors[i]!, i, now, decisions, events);
         if (d !== undefined) return { ok: true, decision: d };
       }
@@ -513,6 +583,7 @@ export class SchedulerEngine {
       this.reservationTries--;
       this.reserve(j, now);
     }
+    this.updateHold(j, attempts, now);
     return { ok: false, reason: summarize(attempts, j), parkKeys };
   }
 
@@ -547,6 +618,7 @@ export class SchedulerEngine {
 
   private admit(j: JobState, flavor: string, pool: PoolState, items: readonly PlanItem[], backfill: boolean, preempted: readonly JobId[], now: number): Decision {
     this.bind(j, flavor, pool, items, now);
+    if (!j.team.holds.has(flavor)) this.nudgeHead(j, flavor);
     return {
       kind: 'admit',
       jobId: j.req.id,
@@ -566,6 +638,7 @@ export class SchedulerEngine {
     if (j.reservation !== undefined) this.dropReservation(j.reservation);
     this.ledger.decay(j.team.state, now);
     this.ledger.apply(j.team.state, flavor, j.total, 1);
+    if (j.hold !== undefined) this.dropHold(j.hold);
     for (const it of items) this.capacity.allocate(it.node, j.req.id, j.req.perReplica, it.replicas);
     j.phase = 'running';
     j.flavor = flavor;
@@ -581,6 +654,8 @@ export class SchedulerEngine {
     if (list === undefined) byPriority.set(j.req.priority, (list = new RecencyList()));
     j.runLink = list.push(j, j.total);
     this.poolRunning.get(pool)?.add(j);
+    this.trackRelease(j, 1);
+    j.team.runs.set(flavor, (j.team.runs.get(flavor) ?? 0) + 1);
   }
 
   /** Frees a running job's nodes and quota; with `wake`, parked jobs that could use them are woken. */
@@ -588,6 +663,8 @@ export class SchedulerEngine {
     const pool = j.pool;
     if (pool === undefined) return;
     for (const it of j.items) this.capacity.release(it.node, j.req.id, j.req.perReplica);
+    this.trackRelease(j, -1);
+    j.team.runs.set(j.flavor, (j.team.runs.get(j.flavor) ?? 0) + 1);
     this.ledger.decay(j.team.state, now);
     this.ledger.apply(j.team.state, j.flavor, j.total, -1);
     if (j.runLink !== undefined) j.team.running.get(j.flavor)?.get(j.req.priority)?.remove(j.runLink, j.total);
@@ -598,7 +675,12 @@ export class SchedulerEngine {
       this.wakeCapacity(j.flavor, freed);
       // Quota-blocked jobs of the cohort: up to each team's whole headroom now (not just what this
       // job freed: a parked job may need the freed quota together with headroom it already had).
-      for (const t of this.ledger.cohortOf(j.team.state)) this.wakeQuota(this.quotaKey(t, j.flavor), this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)), freed);
+      // A team's quota holder is retried as soon as its quota would hold it.
+      for (const t of this.ledger.cohortOf(j.team.state)) {
+        this.wakeQuota(this.quotaKey(t, j.flavor), this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)), freed);
+        const h = (t === j.team.state ? j.team : this.teams.get(t.id))?.holds.get(j.flavor);
+        if (h !== undefined && h.job.phase === 'parked' && this.ledger.check(t, h.flavor, h.job.total).ok) this.requeueParked(h.job);
+      }
     }
     j.pool = undefined;
     j.items = [];
@@ -652,6 +734,14 @@ export class SchedulerEngine {
     if (j.reservation !== undefined) this.dropReservation(j.reservation);
     j.ticket++;
     j.phase = 'gone';
+    const h = j.hold;
+    if (h !== undefined) {
+      this.dropHold(h);
+      // The next job in line for the quota is tried (and holds it if it is still blocked).
+      const set = this.parked.get(this.quotaKey(j.team.state, h.flavor));
+      const next = set?.kind === 'quota' ? this.topLive(set) : undefined;
+      if (next !== undefined) this.requeueParked(next.job);
+    }
   }
 
   private releaseWaiting(now: number, events: EngineEvent[]): void {
@@ -672,6 +762,9 @@ export class SchedulerEngine {
    */
   private park(j: JobState, keys: readonly string[]): void {
     j.phase = 'parked';
+    // Jobs blocked by quota alone are candidates for their team's head of line (see QuotaHold).
+    const r = j.reason;
+    const quotaOnly = r.kind === 'over-quota' || (r.kind === 'quota-reservation' && !r.attempts.some(isCapacityOutcome));
     j.parkKeys = [...keys];
     for (const k of keys) {
       let set = this.parked.get(k);
@@ -682,13 +775,19 @@ export class SchedulerEngine {
           let ks = this.capacityKeys.get(flavor);
           if (ks === undefined) this.capacityKeys.set(flavor, (ks = new Set()));
           ks.add(k);
-        } else set = { kind: 'quota', index: new BucketIndex(), flavor, team: j.team };
+        } else set = { kind: 'quota', index: new BucketIndex(), order: new Heap(jobBefore), flavor, team: j.team };
         this.parked.set(k, set);
       }
       if (set.kind === 'capacity') {
         set.heap.push(entryOf(j));
         set.live++;
-      } else set.index.set(j, this.capacity.unitsFor(flavor, j.total));
+      } else {
+        set.index.set(j, this.capacity.unitsFor(flavor, j.total));
+        if (quotaOnly && this.canHold(j, j.req.flavors.indexOf(flavor))) {
+          set.order.push(entryOf(j));
+          if (set.order.size > 2 * set.index.size + 64) set.order.retain(isLive);
+        }
+      }
     }
   }
 
@@ -832,6 +931,10 @@ export class SchedulerEngine {
   private nextWakeAt(): number | undefined {
     let t = this.waiting.peek()?.job.req.notBefore;
     for (const r of this.reservations.values()) if (t === undefined || r.until < t) t = r.until;
+    for (const q of this.teams.values()) {
+      if (q.holds.size === 0) continue;
+      for (const h of q.holds.values()) if (h.until !== undefined && !isZero(h.released) && (t === undefined || h.until < t)) t = h.until;
+    }
     for (const set of this.parked.values()) {
       if (this.liveCount(set) > 0) {
         const retry = this.lastFullRetry + this.fullRetryEveryMs;
@@ -989,6 +1092,7 @@ export class SchedulerEngine {
     let best: { pool: PoolState; nodes: NodeState[]; until: number } | undefined;
     for (let i = 0; i < j.req.flavors.length; i++) {
       if (!this.ledger.check(j.team.state, j.req.flavors[i]!, j.total).ok) continue;
+      if (j.team.holds.size > 0 && this.holdAgainst(j, j.req.flavors[i]!) !== undefined) continue;
       for (const p of this.poolsFor(j, i)) {
         const r = this.earliestStart(j, p, now);
         if (r !== undefined && (best === undefined || r.until < best.until)) best = { pool: p, ...r };
@@ -1078,6 +1182,163 @@ export class SchedulerEngine {
     if (units > 0) this.wakeCapacity(r.pool.spec.flavor, units);
   }
 
+  // ---- quota reservations (holds) ---------------------------------------------------------------
+
+  /** The hold on the team's quota of `flavor` that `j` must respect: one held for a job before it. */
+  private holdAgainst(j: JobState, flavor: string): QuotaHold | undefined {
+    const h = j.team.holds.get(flavor);
+    return h !== undefined && h.job !== j && firstInLine(h.job, j) ? h : undefined;
+  }
+
+  /**
+   * Would admitting `j` (ending by `endsBy`) now delay the holder of `h`? Not when `j` ends by the
+   * projected release time; otherwise every resource `j` takes must leave the holder's demand free
+   * at that time (the team's room now plus what its jobs ending by then release).
+   */
+  private delays(h: QuotaHold, j: JobState, endsBy: number): boolean {
+    if (h.until !== undefined && endsBy <= h.until) return false;
+    const t = j.team.state;
+    const need = h.job.total;
+    const want = j.total;
+    return (
+      (want.cpuMillis > 0 && this.ledger.room(t, h.flavor, 'cpuMillis') - want.cpuMillis + h.released.cpuMillis < need.cpuMillis) ||
+      (want.memoryBytes > 0 && this.ledger.room(t, h.flavor, 'memoryBytes') - want.memoryBytes + h.released.memoryBytes < need.memoryBytes) ||
+      (want.devices > 0 && this.ledger.room(t, h.flavor, 'devices') - want.devices + h.released.devices < need.devices)
+    );
+  }
+
+  /**
+   * May the job hold its team's quota of its i-th flavor: is it within the team's nominal quota (a
+   * reservation on borrowed quota could wait forever on other teams, blocking the team's own work)
+   * and does a node of some pool fit a replica?
+   */
+  private canHold(j: JobState, i: number): boolean {
+    if (i < 0 || !this.ledger.withinNominal(j.team.state, j.req.flavors[i]!, j.total)) return false;
+    for (const p of this.poolsFor(j, i)) if (fitsIn(j.req.perReplica, p.maxCapacity)) return true;
+    return false;
+  }
+
+  /**
+   * When the team's quota of `flavor` will hold `j`: walks the team's running jobs of the flavor by
+   * declared end, adding what each releases to the room the team has now, until it covers the job.
+   * `until` is undefined when the declared ends do not suffice (open-ended jobs hold the rest).
+   */
+  private releaseTime(j: JobState, flavor: string, now: number): { until: number | undefined; released: MutableVector } {
+    const t = j.team.state;
+    const need = { cpuMillis: j.total.cpuMillis - this.ledger.room(t, flavor, 'cpuMillis'), memoryBytes: j.total.memoryBytes - this.ledger.room(t, flavor, 'memoryBytes'), devices: j.total.devices - this.ledger.room(t, flavor, 'devices') };
+    if (need.cpuMillis <= 0 && need.memoryBytes <= 0 && need.devices <= 0) return { until: now, released: { cpuMillis: 0, memoryBytes: 0, devices: 0 } };
+    const ends: JobState[] = [];
+    for (const list of j.team.running.get(flavor)?.values() ?? []) {
+      for (let l = list.head; l !== undefined; l = l.next) if (l.value.req.maxRuntimeMs !== undefined) ends.push(l.value);
+    }
+    const endOf = (r: JobState): number => Math.max(now, r.startedAt + r.req.maxRuntimeMs!);
+    ends.sort((a, b) => a.startedAt + a.req.maxRuntimeMs! - (b.startedAt + b.req.maxRuntimeMs!));
+    const acc: MutableVector = { cpuMillis: 0, memoryBytes: 0, devices: 0 };
+    for (let i = 0; i < ends.length; i++) {
+      const e = ends[i]!;
+      addInto(acc, e.total);
+      const end = endOf(e);
+      const next = ends[i + 1];
+      if (next !== undefined && endOf(next) === end) continue;
+      if (acc.cpuMillis >= need.cpuMillis && acc.memoryBytes >= need.memoryBytes && acc.devices >= need.devices) return { until: end, released: acc };
+    }
+    return { until: undefined, released: { cpuMillis: 0, memoryBytes: 0, devices: 0 } };
+  }
+
+  /**
+   * After a failed attempt: a job blocked only by quota holds the team's quota of the first of its
+   * flavors it may hold (within nominal, not held by a job before it, no job before it parked on
+   * it); it takes the hold over from a job after it. A holder now waiting for capacity it has
+   * reserved keeps its quota meanwhile; otherwise a holder no longer blocked by quota lets it go.
+   */
+  private updateHold(j: JobState, attempts: readonly FlavorOutcome[], now: number): void {
+    let best: { flavor: string; until: number | undefined; released: MutableVector } | undefined;
+    if (!attempts.some(isCapacityOutcome)) {
+      for (const a of attempts) {
+        if (a.kind !== 'over-quota') continue;
+        const cur = j.team.holds.get(a.flavor);
+        if (cur !== undefined && cur.job !== j && firstInLine(cur.job, j)) continue;
+        const i = j.req.flavors.indexOf(a.flavor);
+        if (!this.canHold(j, i)) continue;
+        if (cur === undefined || cur.job !== j) {
+          // A parked job before this one waits for the same quota: it is the head of line, and is
+          // retried now (it holds the quota if it is still blocked).
+          const set = this.parked.get(this.keysOf(j, i).quota);
+          const top = set?.kind === 'quota' ? this.topLive(set) : undefined;
+          if (top !== undefined && firstInLine(top.job, j)) {
+            this.requeueParked(top.job);
+            continue;
+          }
+        }
+        // The projection stands while the team runs the same jobs of the flavor (and has not lapsed).
+        const stamp = j.team.runs.get(a.flavor) ?? 0;
+        const r = cur?.job === j && cur.stamp === stamp && (cur.until === undefined || cur.until >= now) ? cur : this.releaseTime(j, a.flavor, now);
+        // The first flavor it may hold, in its order of preference: one projection per attempt.
+        best = { flavor: a.flavor, until: r.until, released: r.released };
+        break;
+      }
+    } else if (j.hold !== undefined && j.reservation !== undefined) {
+      best = { flavor: j.hold.flavor, ...this.releaseTime(j, j.hold.flavor, now) };
+    }
+    if (best === undefined) {
+      if (j.hold !== undefined) this.dropHold(j.hold);
+      return;
+    }
+    if (j.hold !== undefined && j.hold.flavor !== best.flavor) this.dropHold(j.hold);
+    const cur = j.team.holds.get(best.flavor);
+    if (cur !== undefined && cur.job !== j) {
+      // Taken over from a job later in line: it is retried, to say what it waits for now.
+      cur.job.hold = undefined;
+      if (cur.job.phase === 'parked') this.requeueParked(cur.job);
+    }
+    const stamp = j.team.runs.get(best.flavor) ?? 0;
+    const h = j.hold ?? { job: j, flavor: best.flavor, until: best.until, released: best.released, stamp };
+    h.until = best.until;
+    h.released = best.released;
+    h.stamp = stamp;
+    j.hold = h;
+    j.team.holds.set(best.flavor, h);
+  }
+
+  /** Lets a hold go; the team's jobs parked on the quota are retried up to its room. */
+  private dropHold(h: QuotaHold): void {
+    const q = h.job.team;
+    h.job.hold = undefined;
+    if (q.holds.get(h.flavor) === h) q.holds.delete(h.flavor);
+    const room = this.capacity.unitsFor(h.flavor, this.ledger.headroom(q.state, h.flavor));
+    this.wakeQuota(this.quotaKey(q.state, h.flavor), room, room);
+  }
+
+  /** Keeps a hold's `released` in step as the team's jobs of its flavor start (1) and stop (−1). */
+  private trackRelease(j: JobState, sign: 1 | -1): void {
+    if (j.team.holds.size === 0 || j.req.maxRuntimeMs === undefined) return;
+    const h = j.team.holds.get(j.flavor);
+    if (h !== undefined && h.until !== undefined && j.startedAt + j.req.maxRuntimeMs <= h.until) addInto(h.released, j.total, sign);
+  }
+
+  /**
+   * A job was admitted on a flavor of its team that nobody holds: if a job before it in line is
+   * parked on the team's quota of the flavor, that one is retried now (and holds the quota if it is
+   * still blocked) — so a stream of later jobs overtakes a parked earlier one at most once.
+   */
+  private nudgeHead(j: JobState, flavor: string): void {
+    const i = j.req.flavors.indexOf(flavor);
+    if (i < 0) return;
+    const set = this.parked.get(this.keysOf(j, i).quota);
+    if (set?.kind !== 'quota' || set.index.size === 0) return;
+    const top = this.topLive(set);
+    if (top !== undefined && firstInLine(top.job, j)) this.requeueParked(top.job);
+  }
+
+  /** The first live entry of a quota key's queue order (stale entries are dropped on the way). */
+  private topLive(set: Extract<ParkedSet, { kind: 'quota' }>): QueueEntry | undefined {
+    for (let e = set.order.peek(); e !== undefined; e = set.order.peek()) {
+      if (isLive(e)) return e;
+      set.order.pop();
+    }
+    return undefined;
+  }
+
   // ---- inspection -------------------------------------------------------------------------------
 
   /** Where a job stands, or undefined when the engine does not know it (finished or never seen). */
@@ -1120,6 +1381,7 @@ export class SchedulerEngine {
 }
 
 const dominates = (a: ResourceVector, b: ResourceVector): boolean => a.cpuMillis >= b.cpuMillis && a.memoryBytes >= b.memoryBytes && a.devices >= b.devices;
+const isZero = (v: ResourceVector): boolean => v.cpuMillis === 0 && v.memoryBytes === 0 && v.devices === 0;
 const fitsIn = (a: ResourceVector, b: ResourceVector): boolean => dominates(b, a);
 
 function pushNew(xs: string[], x: string): void {
@@ -1147,7 +1409,10 @@ const isCapacityOutcome = (o: FlavorOutcome): boolean => o.kind === 'no-capacity
 function summarize(attempts: readonly FlavorOutcome[], j: JobState): PendingReason {
   const r = j.reservation;
   if (r !== undefined) return { kind: 'reserved', pool: r.pool.spec.name, expectedStart: r.until, nodes: r.nodes.length, attempts };
+  const h = j.hold;
+  if (h !== undefined) return { kind: 'over-quota', attempts, holds: h.until === undefined ? { flavor: h.flavor } : { flavor: h.flavor, expectedStart: h.until } };
   let reserved: Extract<FlavorOutcome, { kind: 'reserved' }> | undefined;
+  let held: Extract<FlavorOutcome, { kind: 'quota-reserved' }> | undefined;
   let gang: Extract<FlavorOutcome, { kind: 'gang-incomplete' }> | undefined;
   let topology: Extract<FlavorOutcome, { kind: 'topology' }> | undefined;
   let capacity = false;
@@ -1156,6 +1421,9 @@ function summarize(attempts: readonly FlavorOutcome[], j: JobState): PendingReas
     switch (a.kind) {
       case 'reserved':
         reserved ??= a;
+        break;
+      case 'quota-reserved':
+        held ??= a;
         break;
       case 'gang-incomplete':
         if (gang === undefined || a.placeable > gang.placeable) gang = a;
@@ -1176,6 +1444,7 @@ function summarize(attempts: readonly FlavorOutcome[], j: JobState): PendingReas
     }
   }
   if (reserved !== undefined) return { kind: 'backfill-reservation', heldFor: reserved.heldFor, until: reserved.until, attempts };
+  if (held !== undefined) return held.until === undefined ? { kind: 'quota-reservation', heldFor: held.heldFor, flavor: held.flavor, attempts } : { kind: 'quota-reservation', heldFor: held.heldFor, flavor: held.flavor, until: held.until, attempts };
   if (gang !== undefined) return { kind: 'gang-incomplete', replicas: gang.replicas, placeable: gang.placeable, attempts };
   if (topology !== undefined) return { kind: 'topology', level: topology.level, attempts };
   if (capacity) return { kind: 'no-capacity', attempts };
@@ -1185,8 +1454,9 @@ function summarize(attempts: readonly FlavorOutcome[], j: JobState): PendingReas
 
 function reasonKey(r: PendingReason): string {
   switch (r.kind) {
-    case 'queued':
     case 'over-quota':
+      return r.holds === undefined ? r.kind : `${r.kind}:${r.holds.flavor}:${r.holds.expectedStart ?? ''}`;
+    case 'queued':
     case 'no-capacity':
     case 'unschedulable':
       return r.kind;
@@ -1200,5 +1470,7 @@ function reasonKey(r: PendingReason): string {
       return `${r.kind}:${r.heldFor}:${r.until}`;
     case 'reserved':
       return `${r.kind}:${r.pool}:${r.expectedStart}`;
+    case 'quota-reservation':
+      return `${r.kind}:${r.heldFor}:${r.flavor}:${r.until ?? ''}`;
   }
 }

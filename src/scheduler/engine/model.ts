@@ -182,7 +182,13 @@ export type FlavorOutcome =
   | { readonly flavor: string; readonly kind: 'no-capacity' }
   | { readonly flavor: string; readonly kind: 'gang-incomplete'; readonly placeable: number; readonly replicas: number }
   | { readonly flavor: string; readonly kind: 'topology'; readonly level: 'rack' | 'block' }
-  | { readonly flavor: string; readonly kind: 'reserved'; readonly heldFor: JobId; readonly until: number };
+  | { readonly flavor: string; readonly kind: 'reserved'; readonly heldFor: JobId; readonly until: number }
+  /**
+   * The team's quota of the flavor is held for an earlier (or higher-priority) job of the same team
+   * that it would delay: until the time its declared-runtime jobs free enough for it, or — without
+   * `until` — until running jobs without a declared runtime end.
+   */
+  | { readonly flavor: string; readonly kind: 'quota-reserved'; readonly heldFor: JobId; readonly until?: number };
 
 /**
  * The current reason a job is not running. `attempts` lists every acceptable flavor in order with
@@ -191,12 +197,23 @@ export type FlavorOutcome =
 export type PendingReason =
   | { readonly kind: 'queued' }
   | { readonly kind: 'waiting-for-window'; readonly until: number }
-  | { readonly kind: 'over-quota'; readonly attempts: readonly FlavorOutcome[] }
+  | {
+      readonly kind: 'over-quota';
+      readonly attempts: readonly FlavorOutcome[];
+      /**
+       * The job is its team's head of line for this flavor and holds the team's quota of it: later
+       * jobs of the team use it only if they end before `expectedStart` (absent: unknown, running
+       * jobs of the team without a declared runtime must end first). See `quota-reservation`.
+       */
+      readonly holds?: { readonly flavor: string; readonly expectedStart?: number };
+    }
   | { readonly kind: 'no-capacity'; readonly attempts: readonly FlavorOutcome[] }
   | { readonly kind: 'gang-incomplete'; readonly replicas: number; readonly placeable: number; readonly attempts: readonly FlavorOutcome[] }
   | { readonly kind: 'topology'; readonly level: 'rack' | 'block'; readonly attempts: readonly FlavorOutcome[] }
   | { readonly kind: 'backfill-reservation'; readonly heldFor: JobId; readonly until: number; readonly attempts: readonly FlavorOutcome[] }
   | { readonly kind: 'reserved'; readonly pool: string; readonly expectedStart: number; readonly nodes: number; readonly attempts: readonly FlavorOutcome[] }
+  /** The team's quota of `flavor` is held for an earlier job of the team, `heldFor`, until `until` if known. */
+  | { readonly kind: 'quota-reservation'; readonly heldFor: JobId; readonly flavor: string; readonly until?: number; readonly attempts: readonly FlavorOutcome[] }
   | { readonly kind: 'unschedulable'; readonly attempts: readonly FlavorOutcome[] };
 
 /** An event the caller records in the audit log: every eviction and every change of a delay reason. */

@@ -216,6 +216,30 @@ export class QuotaLedger {
     return { cpuMillis: room('cpuMillis'), memoryBytes: room('memoryBytes'), devices: room('devices') };
   }
 
+  /**
+   * What `t` could add of `flavor` in resource `r` right now, without the floor at zero: negative
+   * when the team holds more than it may now (quota shrunk, cohort over-lent). It grows one for one
+   * with what the team releases, which is what a quota reservation projects.
+   */
+  room(t: TeamState, flavor: string, r: ResourceName): number {
+    const f = t.flavors.get(flavor);
+    if (f === undefined) return 0;
+    const pool = this.cohortFlavor(t, flavor);
+    if (pool === undefined) return f.nominal[r] - f.usage[r];
+    const bl = f.borrowingLimit?.[r];
+    const byLimit = bl === undefined ? Infinity : f.nominal[r] + bl - f.usage[r];
+    return Math.min(byLimit, Math.max(0, f.guaranteed[r] - f.usage[r]) + pool.cap[r] - pool.used[r]);
+  }
+
+  /**
+   * Is `amount` of `flavor` within what `t` is entitled to — its nominal quota? That much it can
+   * always get back (borrowers of it are reclaimed); borrowing beyond it is never guaranteed.
+   */
+  withinNominal(t: TeamState, flavor: string, amount: ResourceVector): boolean {
+    const f = t.flavors.get(flavor);
+    return f !== undefined && amount.cpuMillis <= f.nominal.cpuMillis && amount.memoryBytes <= f.nominal.memoryBytes && amount.devices <= f.nominal.devices;
+  }
+
   /** Adds (sign 1) or releases (sign −1) usage. Call `decay` first when time has moved. */
   apply(t: TeamState, flavor: string, amount: ResourceVector, sign: 1 | -1): void {
     let f = t.flavors.get(flavor);
