@@ -40,13 +40,17 @@ test('placement: fgd keeps the 4 free GPUs a 4-GPU job needs; binpack fills the 
   assert.equal(placeOneGpuJob('fgd'), 'a');
 });
 
-test('the FGD scorer: placing on a node is scored by how much its fragmentation against the workload grows', () => {
+test('the FGD scorer is Strata\'s placement policy: FGD\'s integer score of the fragmentation growth, equal scores broken by best fit', () => {
   const workload = placement.workloadFromShapes([{ cpuMilli: 4000, gpuCount: 4, gpuMilli: 1000, weight: 1 }]);
   const score = fgdScorer(workload);
   const view = (free: number) => ({ id: 'n' as never, pool: 'p', flavor: 'nvidia-h100', region: 'east', block: '', rack: '', capacity: { cpuMillis: 64_000, memoryBytes: 2 ** 40, devices: 8 }, free: { cpuMillis: 64_000, memoryBytes: 2 ** 40, devices: free } });
   const req = { jobId: 'j' as never, flavor: 'nvidia-h100', perReplica: { cpuMillis: 1000, memoryBytes: 2 ** 30, devices: 1 } };
-  // 5 free → 4 free: a 4-GPU job still fits before and after: nothing is stranded.
-  assert.equal(score(view(5), req), 0);
-  // 4 free → 3 free: the only 4-GPU slot is broken; 3 devices become stranded.
-  assert.equal(score(view(4), req), -3000);
+  // 5 free → 4 free: a 4-GPU job still fits before and after: nothing is stranded (⌊100·sigmoid(0)⌋).
+  const at = (free: number): number => score(view(free), req) ?? Number.NaN;
+  assert.equal(Math.round(at(5)), 50);
+  // 4 free → 3 free: the only 4-GPU slot is broken; 3 devices become stranded (⌊100·sigmoid(−3)⌋).
+  assert.equal(Math.round(at(4)), 4);
+  // 7 free → 6 and 6 free → 5 both leave a 4-GPU slot: equal FGD score, and best fit prefers the fuller node.
+  assert.equal(Math.round(at(7)), Math.round(at(6)));
+  assert.ok(at(6) > at(7));
 });

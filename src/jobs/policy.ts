@@ -47,21 +47,35 @@ export function jobFlavors(spec: JobSpec, pools: readonly Pool[]): string[] {
 const MIB = 2 ** 20;
 
 /**
- * The node scorer of `placement: fgd` pools: the decrease of the node's accelerator fragmentation
- * (expected devices no job of the target workload could use) that placing one replica causes —
- * higher is better, so the engine picks the node whose fragmentation grows least. Devices are whole
- * here (a job asks for whole accelerators), so a free device is 1,000 milli and a used one 0.
+ * The node scorer of `placement: fgd` pools: Strata's placement policy, the one `npm run bench --
+ * fgd` measures on the openb trace (placement.strataPlacement). A node scores FGD's integer score of
+ * how much its accelerator fragmentation (expected devices no job of the target workload could
+ * use, memory counted) grows if one replica lands there, with equal scores broken by best fit;
+ * higher is better. Devices are whole here (a job asks for whole accelerators), so a free device is
+ * 1,000 milli and a used one 0. Best fit is normalised by MAX_CPU and MAX_DEVICES, far above any
+ * node, so it only orders nodes of equal score.
  */
 export function fgdScorer(workload: placement.TargetWorkload): NodeScorer {
-  const frag = (total: number, freeDevices: number, cpuFree: number, memoryFree: number, flavor: string): number =>
-    placement.nodeFragmentation({ gpuModel: flavor, cpuFree, memoryFree: memoryFree / MIB, gpuFree: Array.from({ length: total }, (_, i) => (i < freeDevices ? placement.MILLI : 0)) }, workload);
+  const strata = placement.strataPlacement(workload, MAX_CPU_MILLIS, MAX_DEVICES * placement.MILLI);
   return (node, req) => {
     const r = req.perReplica;
-    const before = frag(node.capacity.devices, node.free.devices, node.free.cpuMillis, node.free.memoryBytes, node.flavor);
-    const after = frag(node.capacity.devices, node.free.devices - r.devices, node.free.cpuMillis - r.cpuMillis, node.free.memoryBytes - r.memoryBytes, node.flavor);
-    return before - after;
+    const view: placement.GpuNodeView = {
+      id: node.id,
+      gpuModel: node.flavor,
+      cpuMilli: node.capacity.cpuMillis,
+      memoryMiB: node.capacity.memoryBytes / MIB,
+      cpuFree: node.free.cpuMillis,
+      memoryFree: node.free.memoryBytes / MIB,
+      gpuFree: Array.from({ length: node.capacity.devices }, (_, i) => (i < node.free.devices ? placement.MILLI : 0)),
+    };
+    const request: placement.PlacementRequest = { cpuMilli: r.cpuMillis, memoryMiB: r.memoryBytes / MIB, gpuCount: r.devices, gpuMilli: r.devices > 0 ? placement.MILLI : 0 };
+    const score = strata.score(view, request);
+    return score === undefined ? undefined : -score;
   };
 }
+
+const MAX_CPU_MILLIS = 4_096_000;
+const MAX_DEVICES = 1_024;
 
 /** The target workload of FGD pools: the shapes of this cycle's running and pending replicas, weighted by count. */
 function workloadOf(jobs: readonly PolicyJob[]): placement.TargetWorkload | undefined {
