@@ -515,8 +515,8 @@ export class TrackingService {
         }
       }
       if (batch.metrics.length > 0) {
-        await tx.executeQuery(insertMetricHistory(dialect, runId, batch.metrics).compile(tx));
-        await tx.executeQuery(upsertLatestMetrics(dialect, runId, run.experiment_id, latestPerKey(batch.metrics)).compile(tx));
+        for (const q of insertMetricHistory(tx, dialect, runId, batch.metrics)) await tx.executeQuery(q);
+        for (const q of upsertLatestMetrics(tx, dialect, runId, run.experiment_id, latestPerKey(batch.metrics))) await tx.executeQuery(q);
       }
       if (batch.tags.length > 0) {
         const tags = dedupeTags(batch.tags);
