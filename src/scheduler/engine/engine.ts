@@ -117,8 +117,10 @@ interface JobState {
   deferred: { readonly from: number; readonly attempts: FlavorOutcome[]; readonly parkKeys: string[] } | undefined;
   /** Eligible pools per flavor index, valid while `poolVersion` is unchanged. */
   readonly pools: ({ readonly version: number; readonly pools: readonly PoolState[] } | undefined)[];
-  /** Park keys per flavor index. */
-  readonly keys: ({ readonly quota: string; readonly capacity: string } | undefined)[];
+  /** Park keys per flavor index, and the quota key's parked set once it exists (sets are never dropped). */
+  readonly keys: ({ readonly quota: string; readonly capacity: string; quotaSet: QuotaSet | undefined } | undefined)[];
+  /** `canHold` per flavor index, valid while `shapeVersion` is unchanged. */
+  readonly holdable: ({ readonly version: number; readonly ok: boolean } | undefined)[];
 }
 
 /** A queue slot: the job, the ticket it was queued with, and its order fields copied for speed. */
@@ -141,6 +143,11 @@ interface TeamQueue {
   readonly holds: Map<string, QuotaHold>;
   /** Bumped per flavor whenever a job of the team starts or stops on it: a hold's projection is redone only then. */
   readonly runs: Map<string, number>;
+  /**
+   * Running jobs with a declared runtime per flavor, by declared end (then seq): what a quota
+   * hold's projection walks, kept in order by bind and unbind instead of sorted per projection.
+   */
+  readonly ends: Map<string, JobState[]>;
   /** Snapshot of the fair-share key while in the cycle's team heap. */
   key: number;
 }
@@ -159,6 +166,7 @@ type ParkedSet =
       readonly flavor: string;
       readonly team: TeamQueue;
     };
+type QuotaSet = Extract<ParkedSet, { kind: 'quota' }>;
 
 interface Reservation {
   readonly job: JobState;
@@ -280,6 +288,8 @@ export class SchedulerEngine {
   private reservationTries = 0;
   /** Bumped when a pool is added, invalidating the jobs' cached pool lists. */
   private poolVersion = 0;
+  /** Bumped when pools, nodes or team quotas change, invalidating the jobs' cached `canHold`. */
+  private shapeVersion = 0;
 
   constructor(config: EngineConfig, options: EngineOptions) {
     this.clock = options.clock;
@@ -302,11 +312,13 @@ export class SchedulerEngine {
     const p = this.capacity.addPool(spec);
     this.poolRunning.set(p, new Set());
     this.poolVersion++;
+    this.shapeVersion++;
   }
 
   /** Adds a node; jobs waiting for capacity of its flavor are tried again. */
   addNode(spec: NodeSpec): void {
     const n = this.capacity.addNode(spec);
+    this.shapeVersion++;
     this.ledger.addCapacity(n.pool.spec.flavor, spec.capacity, 1);
     this.wakeCapacity(n.pool.spec.flavor, Infinity);
   }
@@ -314,7 +326,8 @@ export class SchedulerEngine {
   /** Adds or reconfigures a team (quotas, cohort, weight); every parked job is tried again. */
   setTeam(spec: TeamSpec): void {
     const state = this.ledger.setTeam(spec, this.clock.now());
-    if (!this.teams.has(spec.id)) this.teams.set(spec.id, { state, queue: new Heap(jobBefore), running: new Map(), holds: new Map(), runs: new Map(), key: 0 });
+    this.shapeVersion++;
+    if (!this.teams.has(spec.id)) this.teams.set(spec.id, { state, queue: new Heap(jobBefore), running: new Map(), holds: new Map(), runs: new Map(), ends: new Map(), key: 0 });
     for (const key of this.parked.keys()) this.wake(key, Infinity);
   }
 
@@ -349,6 +362,7 @@ export class SchedulerEngine {
       if (r !== undefined) this.dropReservation(r);
     }
     this.capacity.removeNode(n);
+    this.shapeVersion++;
     this.ledger.addCapacity(n.pool.spec.flavor, n.spec.capacity, -1);
     this.requeueEvicted();
     this.flushWakes();
@@ -396,6 +410,7 @@ export class SchedulerEngine {
       deferred: undefined,
       pools: [],
       keys: [],
+      holdable: [],
     };
     this.jobs.set(req.id, j);
     return j;
@@ -541,8 +556,8 @@ export class SchedulerEngine {
       if (hold === undefined) {
         // Nobody holds this quota, but a job before this one may be parked on it waiting to (it
         // lost the hold, or was not woken yet): it is tried first, and this job after it.
-        const set = this.parked.get(this.keysOf(j, i).quota);
-        const top = set?.kind === 'quota' && set.order.size > 0 ? this.topLive(set) : undefined;
+        const set = this.quotaSetOf(j, i);
+        const top = set !== undefined && set.order.size > 0 ? this.topLive(set) : undefined;
         if (top !== undefined && firstInLine(top.job, j)) {
           this.requeueParked(top.job);
           return RETRY;
@@ -588,13 +603,23 @@ export class SchedulerEngine {
   }
 
   /** The park keys of the job's i-th flavor (cached per job: they are built once). */
-  private keysOf(j: JobState, i: number): { readonly quota: string; readonly capacity: string } {
+  private keysOf(j: JobState, i: number): { readonly quota: string; readonly capacity: string; quotaSet: QuotaSet | undefined } {
     let k = j.keys[i];
     if (k === undefined) {
       const flavor = j.req.flavors[i]!;
-      j.keys[i] = k = { quota: this.quotaKey(j.team.state, flavor), capacity: `c:${j.team.state.id}\u0000${flavor}` };
+      j.keys[i] = k = { quota: this.quotaKey(j.team.state, flavor), capacity: `c:${j.team.state.id}\u0000${flavor}`, quotaSet: undefined };
     }
     return k;
+  }
+
+  /** The jobs parked on the team's quota of the job's i-th flavor (undefined until one parks there). */
+  private quotaSetOf(j: JobState, i: number): QuotaSet | undefined {
+    const k = this.keysOf(j, i);
+    if (k.quotaSet === undefined) {
+      const set = this.parked.get(k.quota);
+      if (set?.kind === 'quota') k.quotaSet = set;
+    }
+    return k.quotaSet;
   }
 
   /** The pools of the job's i-th flavor in its regions and residency (cached per job). */
@@ -604,12 +629,15 @@ export class SchedulerEngine {
     const all = this.capacity.poolsByFlavor.get(j.req.flavors[i]!) ?? [];
     const regions = j.req.regions;
     const residency = j.req.residency;
-    const pools =
-      (regions === undefined || regions.length === 0) && (residency === undefined || residency.length === 0)
-        ? all
-        : all.filter((p) => (regions === undefined || regions.length === 0 || regions.includes(p.spec.region)) && (residency ?? []).every((t) => (p.spec.residency ?? []).includes(t)));
+    const pools = (regions === undefined || regions.length === 0) && (residency === undefined || residency.length === 0) ? all : all.filter((p) => this.inRegionsOf(j, p));
     j.pools[i] = { version: this.poolVersion, pools };
     return pools;
+  }
+
+  /** Is the pool in one of the job's regions (if it names any) and does it carry all its residency tags? */
+  private inRegionsOf(j: JobState, p: PoolState): boolean {
+    const regions = j.req.regions;
+    return (regions === undefined || regions.length === 0 || regions.includes(p.spec.region)) && (j.req.residency ?? []).every((t) => (p.spec.residency ?? []).includes(t));
   }
 
   private quotaKey(t: TeamState, flavor: string): string {
@@ -654,6 +682,11 @@ export class SchedulerEngine {
     if (list === undefined) byPriority.set(j.req.priority, (list = new RecencyList()));
     j.runLink = list.push(j, j.total);
     this.poolRunning.get(pool)?.add(j);
+    if (j.req.maxRuntimeMs !== undefined) {
+      let ends = j.team.ends.get(flavor);
+      if (ends === undefined) j.team.ends.set(flavor, (ends = []));
+      ends.splice(endIndex(ends, j), 0, j);
+    }
     this.trackRelease(j, 1);
     j.team.runs.set(flavor, (j.team.runs.get(flavor) ?? 0) + 1);
   }
@@ -664,6 +697,11 @@ export class SchedulerEngine {
     if (pool === undefined) return;
     for (const it of j.items) this.capacity.release(it.node, j.req.id, j.req.perReplica);
     this.trackRelease(j, -1);
+    if (j.req.maxRuntimeMs !== undefined) {
+      const ends = j.team.ends.get(j.flavor);
+      const at = ends === undefined ? -1 : endIndex(ends, j);
+      if (ends !== undefined && ends[at] === j) ends.splice(at, 1);
+    }
     j.team.runs.set(j.flavor, (j.team.runs.get(j.flavor) ?? 0) + 1);
     this.ledger.decay(j.team.state, now);
     this.ledger.apply(j.team.state, j.flavor, j.total, -1);
@@ -766,6 +804,8 @@ export class SchedulerEngine {
     const r = j.reason;
     const quotaOnly = r.kind === 'over-quota' || (r.kind === 'quota-reservation' && !r.attempts.some(isCapacityOutcome));
     j.parkKeys = [...keys];
+    // One entry serves every heap the job parks in (entries are immutable; heaps order lazily).
+    const entry = entryOf(j);
     for (const k of keys) {
       let set = this.parked.get(k);
       const flavor = k.slice(k.indexOf('\u0000') + 1);
@@ -779,12 +819,12 @@ export class SchedulerEngine {
         this.parked.set(k, set);
       }
       if (set.kind === 'capacity') {
-        set.heap.push(entryOf(j));
+        set.heap.add(entry);
         set.live++;
       } else {
         set.index.set(j, this.capacity.unitsFor(flavor, j.total));
         if (quotaOnly && this.canHold(j, j.req.flavors.indexOf(flavor))) {
-          set.order.push(entryOf(j));
+          set.order.add(entry);
           if (set.order.size > 2 * set.index.size + 64) set.order.retain(isLive);
         }
       }
@@ -1213,9 +1253,24 @@ export class SchedulerEngine {
    * and does a node of some pool fit a replica?
    */
   private canHold(j: JobState, i: number): boolean {
-    if (i < 0 || !this.ledger.withinNominal(j.team.state, j.req.flavors[i]!, j.total)) return false;
-    for (const p of this.poolsFor(j, i)) if (fitsIn(j.req.perReplica, p.maxCapacity)) return true;
-    return false;
+    if (i < 0) return false;
+    const cached = j.holdable[i];
+    if (cached !== undefined && cached.version === this.shapeVersion) return cached.ok;
+    let ok = false;
+    if (this.ledger.withinNominal(j.team.state, j.req.flavors[i]!, j.total)) {
+      // The job's pools of the flavor (as `poolsFor`), without building the list when it is not cached.
+      const listed = j.pools[i];
+      const filter = listed === undefined || listed.version !== this.poolVersion;
+      const pools = filter ? (this.capacity.poolsByFlavor.get(j.req.flavors[i]!) ?? []) : listed.pools;
+      for (const p of pools) {
+        if ((!filter || this.inRegionsOf(j, p)) && fitsIn(j.req.perReplica, p.maxCapacity)) {
+          ok = true;
+          break;
+        }
+      }
+    }
+    j.holdable[i] = { version: this.shapeVersion, ok };
+    return ok;
   }
 
   /**
@@ -1227,19 +1282,16 @@ export class SchedulerEngine {
     const t = j.team.state;
     const need = { cpuMillis: j.total.cpuMillis - this.ledger.room(t, flavor, 'cpuMillis'), memoryBytes: j.total.memoryBytes - this.ledger.room(t, flavor, 'memoryBytes'), devices: j.total.devices - this.ledger.room(t, flavor, 'devices') };
     if (need.cpuMillis <= 0 && need.memoryBytes <= 0 && need.devices <= 0) return { until: now, released: { cpuMillis: 0, memoryBytes: 0, devices: 0 } };
-    const ends: JobState[] = [];
-    for (const list of j.team.running.get(flavor)?.values() ?? []) {
-      for (let l = list.head; l !== undefined; l = l.next) if (l.value.req.maxRuntimeMs !== undefined) ends.push(l.value);
-    }
-    const endOf = (r: JobState): number => Math.max(now, r.startedAt + r.req.maxRuntimeMs!);
-    ends.sort((a, b) => a.startedAt + a.req.maxRuntimeMs! - (b.startedAt + b.req.maxRuntimeMs!));
+    // The team's running jobs of the flavor with a declared end, kept in end order by bind/unbind;
+    // what they release is checked only after the last of a group ending at the same time.
+    const ends = j.team.ends.get(flavor) ?? [];
     const acc: MutableVector = { cpuMillis: 0, memoryBytes: 0, devices: 0 };
     for (let i = 0; i < ends.length; i++) {
       const e = ends[i]!;
       addInto(acc, e.total);
-      const end = endOf(e);
+      const end = Math.max(now, endOf(e));
       const next = ends[i + 1];
-      if (next !== undefined && endOf(next) === end) continue;
+      if (next !== undefined && Math.max(now, endOf(next)) === end) continue;
       if (acc.cpuMillis >= need.cpuMillis && acc.memoryBytes >= need.memoryBytes && acc.devices >= need.devices) return { until: end, released: acc };
     }
     return { until: undefined, released: { cpuMillis: 0, memoryBytes: 0, devices: 0 } };
@@ -1263,8 +1315,8 @@ export class SchedulerEngine {
         if (cur === undefined || cur.job !== j) {
           // A parked job before this one waits for the same quota: it is the head of line, and is
           // retried now (it holds the quota if it is still blocked).
-          const set = this.parked.get(this.keysOf(j, i).quota);
-          const top = set?.kind === 'quota' ? this.topLive(set) : undefined;
+          const set = this.quotaSetOf(j, i);
+          const top = set !== undefined ? this.topLive(set) : undefined;
           if (top !== undefined && firstInLine(top.job, j)) {
             this.requeueParked(top.job);
             continue;
@@ -1324,8 +1376,8 @@ export class SchedulerEngine {
   private nudgeHead(j: JobState, flavor: string): void {
     const i = j.req.flavors.indexOf(flavor);
     if (i < 0) return;
-    const set = this.parked.get(this.keysOf(j, i).quota);
-    if (set?.kind !== 'quota' || set.index.size === 0) return;
+    const set = this.quotaSetOf(j, i);
+    if (set === undefined || set.index.size === 0) return;
     const top = this.topLive(set);
     if (top !== undefined && firstInLine(top.job, j)) this.requeueParked(top.job);
   }
@@ -1383,6 +1435,24 @@ export class SchedulerEngine {
 const dominates = (a: ResourceVector, b: ResourceVector): boolean => a.cpuMillis >= b.cpuMillis && a.memoryBytes >= b.memoryBytes && a.devices >= b.devices;
 const isZero = (v: ResourceVector): boolean => v.cpuMillis === 0 && v.memoryBytes === 0 && v.devices === 0;
 const fitsIn = (a: ResourceVector, b: ResourceVector): boolean => dominates(b, a);
+
+/** A running job's declared end (only for jobs with a declared runtime). */
+const endOf = (j: JobState): number => j.startedAt + j.req.maxRuntimeMs!;
+
+/** Where `j` is, or goes, in a list kept by declared end then seq (binary search). */
+function endIndex(ends: readonly JobState[], j: JobState): number {
+  const end = endOf(j);
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const m = ends[mid]!;
+    const e = endOf(m);
+    if (e < end || (e === end && m.seq < j.seq)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 function pushNew(xs: string[], x: string): void {
   if (!xs.includes(x)) xs.push(x);
