@@ -5,6 +5,7 @@
 // constraints, declared runtimes and 10% gangs of 2–16 replicas (half with a topology constraint).
 //
 //   npm run bench -- scheduler [--quick] [--json]
+//   STRATA_BENCH_SCHEDULER_SIZES=10000 node --cpu-prof --import tsx bench/scheduler.ts --quick   # profile one size
 //
 // At each size (1,000 / 10,000 / 50,000 nodes; --quick: 1,000 / 5,000):
 //   fill   — every job submitted, then scheduling cycles until one admits nothing: placements/s of
@@ -28,7 +29,9 @@ import { benchFlags, fix, humanWriter, int } from './support/report.ts';
 
 const flags = benchFlags();
 const say = humanWriter(flags);
-const SIZES = flags.quick ? [1_000, 5_000] : [1_000, 10_000, 50_000];
+// STRATA_BENCH_SCHEDULER_SIZES=10000 runs only the sizes given (comma-separated), e.g. to profile one.
+const SIZES = process.env['STRATA_BENCH_SCHEDULER_SIZES']?.split(',').map(Number) ?? (flags.quick ? [1_000, 5_000] : [1_000, 10_000, 50_000]);
+if (SIZES.some((n) => !Number.isInteger(n) || n < 100)) throw new Error('STRATA_BENCH_SCHEDULER_SIZES: give node counts of at least 100, comma-separated');
 const JOBS_PER_NODE = 10;
 const CHURN_ROUNDS = flags.quick ? 50 : 100;
 const TARGET = { placementsPerSecond: 10_000, nodes: 10_000 };
