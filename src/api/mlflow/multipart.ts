@@ -27,7 +27,7 @@ import type { ArtifactPath } from '../../blobs/index.ts';
 import { PartStaging } from '../../blobs/index.ts';
 import type { Clock, ProjectId } from '../../kernel/index.ts';
 import { StrataError, badRequest, forbidden } from '../../kernel/index.ts';
-import type { Store } from '../../store/index.ts';
+import type { MlflowMultipartUploadsTable, Store } from '../../store/index.ts';
 import { RUN_ARTIFACT_LIMITS } from '../../tracking/index.ts';
 import type { Message } from './protocol.ts';
 import { optInt, reqString } from './protocol.ts';
@@ -92,18 +92,8 @@ const noUpload = (id: string): StrataError =>
 /** An ETag as clients send it back: `"hex"`, `W/"hex"` or bare hex. */
 const bareEtag = (e: string): string => e.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1').toLowerCase();
 
-interface UploadRow {
-  id: string;
-  project_id: string;
-  target_kind: string;
-  target_id: string;
-  experiment_id: string;
-  path: string;
-  num_parts: number | string;
-  secret: string;
-  created_at: number | string;
-  expires_at: number | string;
-}
+/** A stored upload as read back: PostgreSQL returns its bigint columns as strings. */
+type UploadRow = Omit<MlflowMultipartUploadsTable, 'created_by' | 'num_parts' | 'created_at' | 'expires_at'> & { num_parts: number | string; created_at: number | string; expires_at: number | string };
 
 /** The part list of CompleteMultipartUpload: `[{part_number, etag, url}]`. */
 export function completeParts(m: Message): { partNumber: number; etag: string }[] {
