@@ -18,12 +18,22 @@ export function createMetrics(): HttpMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // The labelled series of each (method, route, status), looked up once: prom-client hashes the
+  // label set on every call otherwise. Bounded: routes are the registered patterns ('unmatched'
+  // for the rest) and statuses a few dozen.
+  const series = new Map<string, { readonly count: Counter.Internal; readonly time: Histogram.Internal<'method' | 'route' | 'status'> }>();
   return {
     registry,
     observe(method, route, status, seconds) {
-      const labels = { method, route, status: String(status) };
-      requests.inc(labels);
-      latency.observe(labels, seconds);
+      const key = `${method} ${status} ${route}`;
+      let s = series.get(key);
+      if (s === undefined) {
+        const labels = { method, route, status: String(status) };
+        s = { count: requests.labels(labels), time: latency.labels(labels) };
+        series.set(key, s);
+      }
+      s.count.inc();
+      s.time.observe(seconds);
     },
   };
 }
