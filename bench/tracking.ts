@@ -357,7 +357,8 @@ function seedRuns(dbFile: string, projectId: string, experimentId: string, n: nu
 function countMetrics(dbFile: string): number {
   const db = new BetterSqlite3(dbFile, { readonly: true });
   db.pragma('busy_timeout = 30000');
-  const row = db.prepare('select count(*) as n from run_metrics').get() as { n: number };
+  // Small batches wait in run_metrics_recent until the server moves them into run_metrics: both hold stored points.
+  const row = db.prepare('select (select count(*) from run_metrics) + (select count(*) from run_metrics_recent) as n').get() as { n: number };
   db.close();
   return row.n;
 }

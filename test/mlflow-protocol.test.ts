@@ -246,6 +246,20 @@ for (const kind of databaseKinds) {
       assert.equal(p3['next_page_token'], undefined);
     });
 
+    test('small batches of history move from run_metrics_recent into run_metrics in the background', async () => {
+      const run = await newRun(await newExperiment('background-move'));
+      const count = async (table: 'run_metrics' | 'run_metrics_recent'): Promise<number> =>
+        Number((await tp.platform.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n);
+      for (let step = 0; step < 3; step += 1) ok(await post('runs/log-batch', { run_id: run, metrics: [{ key: 'a', value: step, timestamp: 1, step }, { key: 'b', value: -step, timestamp: 1, step }] }));
+      // The platform's mover runs every second; nobody reads the history here, so it is the one that moves the points.
+      const deadline = performance.now() + 10_000;
+      while ((await count('run_metrics')) < 6 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await count('run_metrics'), 6);
+      assert.equal(await count('run_metrics_recent'), 0);
+      const run2 = ok(await get('runs/get', { run_id: run }))['run']['data']['metrics'] as Json[];
+      assert.deepEqual(run2.map((m) => [m['key'], m['value']]).sort(), [['a', 2], ['b', -2]]);
+    });
+
     test('limits (mlflow/utils/validation.py): batch sizes, key and value lengths, key syntax, body size', async () => {
       const run = await newRun(await newExperiment('limits'));
       const metrics = (n: number): Json[] => Array.from({ length: n }, (_, i) => ({ key: `m${i % 7}`, value: i, timestamp: i, step: i }));

@@ -103,6 +103,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const blobsFor = projectBlobStores(paths.blobs, clock);
     const artifacts = new JobArtifacts(store, audit, clock, blobsFor);
     const tracking = new TrackingService(store, audit, clock);
+    await tracking.startMovingRecentMetrics((e) => sideLog?.warn({ err: e }, 'moving recent metric points into the history failed'));
     const runArtifacts = new RunArtifacts(store, audit, clock, blobsFor);
     const loggedModels = new LoggedModels(store, audit, clock);
     const modelArtifacts = new LoggedModelArtifacts(store, clock, blobsFor);
@@ -158,6 +159,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         for (const fn of closers.reverse()) await fn().catch(() => undefined);
         await controllers?.stop();
         await app.fastify.close();
+        await tracking.stopMovingRecentMetrics().catch((e: unknown) => sideLog?.warn({ err: e }, 'moving recent metric points into the history failed'));
         await audit.checkpointIfGrown().catch(() => undefined);
         await store.close();
       },

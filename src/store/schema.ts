@@ -390,6 +390,8 @@ export interface Database {
   run_params: RunParamsTable;
   run_tags: RunTagsTable;
   run_metrics: RunMetricsTable;
+  /** Recent points of small batches, moved into run_metrics in bulk (migrations-metric-staging.ts). */
+  run_metrics_recent: RunMetricsTable;
   run_latest_metrics: RunLatestMetricsTable;
   datasets: DatasetsTable;
   run_inputs: RunInputsTable;

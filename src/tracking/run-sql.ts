@@ -67,15 +67,19 @@ function valuesChunks(name: string, head: string, tail: string, width: number, p
 const LATEST_CONFLICT = `on conflict (run_id, key) do update set value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, timestamp = excluded.timestamp
     where (excluded.step, excluded.timestamp, coalesce(excluded.value, 0)) > (run_latest_metrics.step, run_latest_metrics.timestamp, coalesce(run_latest_metrics.value, 0))`;
 
-/** Appends metric points to the history; exact duplicates (a replayed batch) are skipped. */
-export function insertMetricHistory(tx: Tx, dialect: DialectName, runId: string, metrics: readonly Metric[]): CompiledQuery[] {
+/**
+ * Appends metric points to the history; exact duplicates (a replayed batch) are skipped.
+ * `recent` (SQLite): into `run_metrics_recent`, which the tracking service moves into `run_metrics` in bulk.
+ */
+export function insertMetricHistory(tx: Tx, dialect: DialectName, runId: string, metrics: readonly Metric[], recent = false): CompiledQuery[] {
   if (dialect === 'sqlite') {
     const params: unknown[] = [];
     for (const m of metrics) {
       const nan = Number.isNaN(m.value);
       params.push(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.step, m.timestamp);
     }
-    return valuesChunks('history', 'insert into run_metrics (run_id, key, value, is_nan, step, timestamp)', 'on conflict do nothing', 6, params);
+    const table = recent ? 'run_metrics_recent' : 'run_metrics';
+    return valuesChunks(table, `insert into ${table} (run_id, key, value, is_nan, step, timestamp)`, 'on conflict do nothing', 6, params);
   }
   return [sql`insert into run_metrics (run_id, key, value, is_nan, step, timestamp) ${metricRows([runId], metrics, 'zero')} on conflict do nothing`.compile(tx)];
 }

@@ -142,5 +142,49 @@ for (const kind of databaseKinds) {
       await assert.rejects(svc.createExperiment(actor, other, { name: 'e1' }), /already exists/);
       await assert.rejects(svc.getExperiment(project, made.id), /No Experiment with id/); // another project's experiment reads as missing
     });
+
+    test('small batches wait in run_metrics_recent (SQLite); history reads, moves and replays see every point exactly once', async () => {
+      const exp = await svc.createExperiment(actor, project, { name: 'recent' });
+      const run = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
+      const other = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
+      const count = async (table: 'run_metrics' | 'run_metrics_recent', runId: string): Promise<number> =>
+        Number((await store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow()).n);
+      const step = (s: number): { key: string; value: number; step: number; timestamp: number }[] => ['acc', 'loss', 'lr'].map((key, k) => ({ key, value: s + k / 10, step: s, timestamp: 1000 + s }));
+      for (let s = 0; s < 5; s += 1) await svc.logBatch(project, run, { metrics: step(s) });
+      await svc.logBatch(project, other, { metrics: step(0) });
+      // A replay of a batch before anything moved: nothing twice.
+      await svc.logBatch(project, run, { metrics: step(4) });
+      if (kind === 'sqlite') {
+        assert.equal(await count('run_metrics_recent', run), 15, 'one step of three keys is a small batch: it waits');
+        assert.equal(await count('run_metrics', run), 0);
+      } else {
+        assert.equal(await count('run_metrics', run), 15, 'PostgreSQL writes history directly');
+      }
+      // Reading a run's history moves that run's points first, and only that run's.
+      const acc = await svc.metricHistory(project, run, 'acc');
+      assert.deepEqual(acc.items.map((m) => m.step), [0, 1, 2, 3, 4]);
+      assert.equal(await count('run_metrics_recent', run), 0);
+      assert.equal(await count('run_metrics', run), 15);
+      if (kind === 'sqlite') assert.equal(await count('run_metrics_recent', other), 3);
+      // A replay after the first copy moved waits again, and the move drops the duplicate.
+      await svc.logBatch(project, run, { metrics: step(2) });
+      await svc.logBatch(project, run, { metrics: step(5) });
+      const moved = await svc.moveRecentMetrics(); // every run's (the earlier tests' small batches too)
+      if (kind === 'sqlite') assert.ok(moved >= 9, `moved ${moved}`);
+      else assert.equal(moved, 0);
+      assert.equal(Number((await store.db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n), 0);
+      assert.equal(await count('run_metrics', run), 18);
+      assert.equal(await count('run_metrics', other), 3);
+      const bulk = await svc.metricHistoryBulkInterval(project, [run, other], 'loss');
+      assert.deepEqual(bulk.map((m) => `${m.runId === run ? 'r' : 'o'}${m.step}`).sort(), ['o0', 'r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+      // A big batch (many points per key) goes straight into the history; latest values stay right throughout.
+      const big = Array.from({ length: 200 }, (_, i) => ({ key: 'acc', value: i, step: 10 + i, timestamp: 2000 + i }));
+      await svc.logBatch(project, run, { metrics: big });
+      assert.equal(await count('run_metrics_recent', run), 0);
+      assert.equal(await count('run_metrics', run), 218);
+      const got = await svc.getRun(project, run);
+      assert.deepEqual(got.data.metrics.find((m) => m.key === 'acc'), { key: 'acc', value: 199, step: 209, timestamp: 2199 });
+      assert.equal((await svc.metricHistory(project, run, 'acc', { maxResults: 1000 })).items.length, 206);
+    });
   });
 }

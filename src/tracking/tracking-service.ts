@@ -98,6 +98,18 @@ export interface LogBatchInput {
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
 const LOCK_EXPERIMENTS = 'strata.tracking.experiments';
+/**
+ * Metric history of small batches goes to `run_metrics_recent` first (SQLite; see
+ * store/migrations-metric-staging.ts): batches with fewer points per metric key than this. Larger
+ * batches already write each key's points contiguously, and staging them would write them twice
+ * (in a micro-benchmark: 10 keys × 1 step 191 → 62 µs of CPU per batch staged, 10 × 10 steps
+ * 651 → 367 µs, 10 × 100 steps 2.6 → 3.3 ms, so those go straight in).
+ */
+const STAGE_BELOW_POINTS_PER_KEY = 50;
+/** Recent points are moved into the history every this many milliseconds... */
+const MOVE_EVERY_MS = 1_000;
+/** ...or as soon as this many are waiting. */
+const MOVE_AT_ROWS = 50_000;
 const SCOPE_CACHE_MAX = 100_000;
 
 /** 404s with MLflow's wording (the MLflow front end passes messages through unchanged). */
@@ -136,7 +148,72 @@ export class TrackingService {
       experiment: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('experiments').selectAll().where('id', '=', p.id).where('project_id', '=', p.project)),
       runState: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('runs').select(['lifecycle_stage', 'experiment_id']).where('id', '=', p.id).where('project_id', '=', p.project)),
       insertRun: precompile(db, RUN_COLUMNS, (d, p) => d.insertInto('runs').values(p)),
+      anyRecent: precompile(db, ['run'], (d, p) => d.selectFrom('run_metrics_recent').select('run_id').where('run_id', '=', p.run).limit(1)),
     };
+  }
+
+  // ---- recent metric points (SQLite) --------------------------------------------------------------
+
+  /** Points this process put in run_metrics_recent and has not moved yet (an estimate: it only times the moves). */
+  private recentRows = 0;
+  private moveTimer: NodeJS.Timeout | undefined;
+  private moving: Promise<unknown> | undefined;
+  private onMoveError: (e: unknown) => void = () => undefined;
+
+  /**
+   * Starts moving recent metric points into the history in the background (every second, or
+   * sooner when many wait). Points left by an earlier process are moved too. No-op on PostgreSQL.
+   */
+  async startMovingRecentMetrics(onError: (e: unknown) => void): Promise<void> {
+    if (this.store.dialect !== 'sqlite' || this.moveTimer !== undefined) return;
+    this.onMoveError = onError;
+    const left = await this.store.db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    this.recentRows += Number(left.n);
+    this.moveTimer = setInterval(() => {
+      if (this.recentRows > 0) this.moveInBackground();
+    }, MOVE_EVERY_MS);
+    this.moveTimer.unref();
+  }
+
+  /** Stops the background moves and moves what is left (a clean shutdown leaves run_metrics_recent empty). */
+  async stopMovingRecentMetrics(): Promise<void> {
+    clearInterval(this.moveTimer);
+    this.moveTimer = undefined;
+    await this.moving?.catch(() => undefined);
+    if (this.store.dialect === 'sqlite') await this.moveRecentMetrics();
+  }
+
+  /**
+   * Moves recent metric points (of one run, or all) into `run_metrics`, in (run, key, step) order so
+   * each page of the history is written once; exact duplicates (a batch replayed after its first
+   * copy moved) are dropped there. Returns how many points left run_metrics_recent.
+   */
+  async moveRecentMetrics(runId?: string): Promise<number> {
+    if (this.store.dialect !== 'sqlite') return 0;
+    const moved = await this.store.transaction(async (tx) => {
+      const which = runId === undefined ? sql`where true` : sql`where run_id = ${runId}`;
+      await sql`insert into run_metrics (run_id, key, step, timestamp, value, is_nan)
+        select run_id, key, step, timestamp, value, is_nan from run_metrics_recent ${which}
+        order by run_id, key, step, timestamp, value, is_nan on conflict do nothing`.execute(tx);
+      const r = await sql`delete from run_metrics_recent ${which}`.execute(tx);
+      return Number(r.numAffectedRows ?? 0n);
+    });
+    this.recentRows = Math.max(0, this.recentRows - moved);
+    return moved;
+  }
+
+  private moveInBackground(): void {
+    if (this.moving !== undefined) return;
+    this.moving = this.moveRecentMetrics()
+      .catch((e: unknown) => this.onMoveError(e))
+      .finally(() => (this.moving = undefined));
+  }
+
+  /** Before reading a run's history: its recent points join the history, so readers see one table. */
+  private async settleRecentMetrics(runId: string): Promise<void> {
+    if (this.store.dialect !== 'sqlite') return;
+    const waiting = await this.q.anyRecent(this.store.db, { run: runId });
+    if (waiting.rows.length > 0) await this.moveRecentMetrics(runId);
   }
 
   // ---- scopes (for the authorisation gate) ----------------------------------------------------
@@ -509,6 +586,8 @@ export class TrackingService {
   async logBatch(projectId: ProjectId, runId: string, input: LogBatchInput): Promise<void> {
     const batch = validateBatch({ metrics: input.metrics ?? [], params: input.params ?? [], tags: input.tags ?? [] });
     const dialect = this.store.dialect;
+    const latest = latestPerKey(batch.metrics);
+    const recent = dialect === 'sqlite' && batch.metrics.length > 0 && batch.metrics.length < latest.length * STAGE_BELOW_POINTS_PER_KEY;
     await this.store.transaction(async (tx) => {
       const run = (await this.q.runState(tx, { id: runId, project: projectId })).rows[0];
       if (run === undefined) throw noRun(runId);
@@ -528,8 +607,8 @@ export class TrackingService {
         }
       }
       if (batch.metrics.length > 0) {
-        for (const q of insertMetricHistory(tx, dialect, runId, batch.metrics)) await tx.executeQuery(q);
-        for (const q of upsertLatestMetrics(tx, dialect, runId, run.experiment_id, latestPerKey(batch.metrics))) await tx.executeQuery(q);
+        for (const q of insertMetricHistory(tx, dialect, runId, batch.metrics, recent)) await tx.executeQuery(q);
+        for (const q of upsertLatestMetrics(tx, dialect, runId, run.experiment_id, latest)) await tx.executeQuery(q);
       }
       if (batch.tags.length > 0) {
         const tags = dedupeTags(batch.tags);
@@ -539,6 +618,10 @@ export class TrackingService {
       }
       if (input.also !== undefined) await input.also(tx);
     });
+    if (recent) {
+      this.recentRows += batch.metrics.length;
+      if (this.recentRows >= MOVE_AT_ROWS && this.moveTimer !== undefined) this.moveInBackground();
+    }
   }
 
   /** Deletes a run tag (404 when the run has no such tag). */
@@ -633,6 +716,7 @@ export class TrackingService {
     const limit = pageSize(opts.maxResults, LIMITS.metricHistoryPage, LIMITS.metricHistoryPage);
     const scope = await this.runScope(runId);
     if (scope?.projectId !== projectId) throw noRun(runId);
+    await this.settleRecentMetrics(runId);
     const rows = await this.store.db
       .selectFrom('run_metrics')
       .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
@@ -664,6 +748,7 @@ export class TrackingService {
     for (const runId of [...new Set(runIds)].sort()) {
       const scope = await this.runScope(runId);
       if (scope?.projectId !== projectId) throw noRun(runId);
+      await this.settleRecentMetrics(runId);
       const steps = await this.store.db.selectFrom('run_metrics').select('step').distinct().where('run_id', '=', runId).where('key', '=', key).where('step', '>=', start).where('step', '<=', end).orderBy('step').execute();
       const sampled = sampleSteps(steps.map((s) => Number(s.step)), start, end, max);
       if (sampled.length === 0) continue;
