@@ -103,7 +103,6 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const blobsFor = projectBlobStores(paths.blobs, clock);
     const artifacts = new JobArtifacts(store, audit, clock, blobsFor);
     const tracking = new TrackingService(store, audit, clock);
-    await tracking.startMovingRecentMetrics((e) => sideLog?.warn({ err: e }, 'moving recent metric points into the history failed'));
     const runArtifacts = new RunArtifacts(store, audit, clock, blobsFor);
     const loggedModels = new LoggedModels(store, audit, clock);
     const modelArtifacts = new LoggedModelArtifacts(store, clock, blobsFor);
@@ -132,6 +131,8 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await sql`select 1`.execute(store.db);
       },
     });
+    // Last before the controllers: a start that fails earlier leaves no timer behind.
+    await tracking.startMovingRecentMetrics((e) => sideLog?.warn({ err: e }, 'moving recent metric points into the history failed'));
     const controllers: Controllers | undefined =
       config.controllers === false ? undefined : startControllers(jobs, { onError: (what, e) => sideLog?.error({ err: e }, `${what} loop failed`) });
     const closers: (() => Promise<void>)[] = [];
