@@ -662,6 +662,34 @@ test('quota reservation: with open-ended running jobs the release time is unknow
   assert.deepEqual(admits(r).map((d) => d.jobId), [head.id, small.id], 'the head starts as soon as the quota holds it; the small job then fits the rest');
 });
 
+test('quota reservation: a job held back by the hold starts on the cycle after the quota it needs frees, not at the periodic retry', () => {
+  // The team's quota (8) is the only limit; the periodic full retry is a day away, so only wakes count.
+  const { e, clock } = engine([pool('p', 'a100')], nodes('p', 1, 16), [team('t', { a100: q(8) })], { fullRetryEveryMs: 24 * 3_600_000 });
+  const hour = 3_600_000;
+  const a = job('t', 4, { maxRuntimeMs: hour });
+  const b = job('t', 2);
+  e.submit(a);
+  e.submit(b);
+  assert.equal(admits(e.schedule()).length, 2);
+  clock.advance(1000);
+  const head = job('t', 6, { submittedAt: clock.now() });
+  const held = job('t', 2, { maxRuntimeMs: 2 * hour, submittedAt: clock.now() + 1 });
+  e.submit(head);
+  e.submit(held);
+  assert.equal(admits(e.schedule()).length, 0);
+  const hs = e.status(held.id);
+  assert.ok(hs?.state === 'pending' && hs.reason.kind === 'quota-reservation' && hs.reason.heldFor === head.id, 'room 2 fits it, but it would leave the head 4 of 6 when a ends');
+  clock.advance(10 * 60_000);
+  assert.equal(admits(e.schedule()).length, 0, 'nothing freed: nothing starts');
+  clock.advance(hour);
+  e.finish(a.id);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [head.id], 'the quota holds the head: it starts first, and the held job does not fit beside it');
+  assert.equal(pendingKind(e, held.id), 'over-quota');
+  clock.advance(1000);
+  e.finish(b.id);
+  assert.deepEqual(admits(e.schedule()).map((d) => d.jobId), [held.id], 'the quota it needs is free: it starts on the next cycle');
+});
+
 test('quota reservation: cancelling the holder passes the hold to the next job in line; a gang holds like any job', () => {
   const { e, clock } = engine([pool('p', 'a100')], nodes('p', 4, 8), [team('t', { a100: q(8) })]);
   const hour = 3_600_000;

@@ -92,6 +92,9 @@ type Phase = 'waiting' | 'queued' | 'parked' | 'running' | 'gone';
 interface JobState {
   readonly req: JobRequest;
   readonly seq: number;
+  /** `req.priority` and `req.submittedAt`, kept here: queue order reads them for every entry. */
+  readonly priority: number;
+  readonly submittedAt: number;
   readonly team: TeamQueue;
   readonly replicas: number;
   readonly total: ResourceVector;
@@ -100,7 +103,8 @@ interface JobState {
   /** Bumped whenever the job enters a queue, so stale heap entries can be told apart. */
   ticket: number;
   reason: PendingReason;
-  reasonKey: string;
+  /** `reason` was reported (a 'delayed' event or the initial 'queued'): a new reason equal to it is no news. */
+  reasonShown: boolean;
   requeues: number;
   parkKeys: string[];
   flavor: string;
@@ -115,12 +119,22 @@ interface JobState {
   runLink: Link<JobState> | undefined;
   /** Where the first pass of a cycle stopped (the flavor that needs borrowing). */
   deferred: { readonly from: number; readonly attempts: FlavorOutcome[]; readonly parkKeys: string[] } | undefined;
-  /** Eligible pools per flavor index, valid while `poolVersion` is unchanged. */
-  readonly pools: ({ readonly version: number; readonly pools: readonly PoolState[] } | undefined)[];
-  /** Park keys per flavor index, and the quota key's parked set once it exists (sets are never dropped). */
-  readonly keys: ({ readonly quota: string; readonly capacity: string; quotaSet: QuotaSet | undefined } | undefined)[];
-  /** `canHold` per flavor index, valid while `shapeVersion` is unchanged. */
-  readonly holdable: ({ readonly version: number; readonly ok: boolean } | undefined)[];
+  /**
+   * Eligible pools per flavor index when the job names regions or residency, valid while
+   * `poolVersion` is unchanged (allocated on first use, one slot per flavor).
+   */
+  pools: ({ readonly version: number; readonly pools: readonly PoolState[] } | undefined)[] | undefined;
+  /** `canHold` per flavor index (bits of the first 30 flavors: known, and the answer), valid while `holdVersion` is `shapeVersion`. */
+  holdVersion: number;
+  holdKnown: number;
+  holdOk: number;
+}
+
+/** A team's park keys of one flavor, and the quota key's parked set once it exists (sets are never dropped). */
+interface ParkKeys {
+  readonly quota: string;
+  readonly capacity: string;
+  quotaSet: QuotaSet | undefined;
 }
 
 /** A queue slot: the job, the ticket it was queued with, and its order fields copied for speed. */
@@ -132,7 +146,7 @@ interface QueueEntry {
   readonly seq: number;
 }
 
-const entryOf = (j: JobState): QueueEntry => ({ job: j, ticket: j.ticket, priority: j.req.priority, submittedAt: j.req.submittedAt, seq: j.seq });
+const entryOf = (j: JobState): QueueEntry => ({ job: j, ticket: j.ticket, priority: j.priority, submittedAt: j.submittedAt, seq: j.seq });
 
 interface TeamQueue {
   readonly state: TeamState;
@@ -148,6 +162,8 @@ interface TeamQueue {
    * hold's projection walks, kept in order by bind and unbind instead of sorted per projection.
    */
   readonly ends: Map<string, JobState[]>;
+  /** Park keys per flavor, built once (not per job). */
+  readonly keys: Map<string, ParkKeys>;
   /** Snapshot of the fair-share key while in the cycle's team heap. */
   key: number;
 }
@@ -199,6 +215,7 @@ type Attempt = { readonly ok: true; readonly decision: Decision } | { readonly o
 const DEFER: Attempt = { ok: false, reason: undefined };
 /** The job goes back to its team's queue behind an earlier job of the team that was woken for it. */
 const RETRY: Attempt = { ok: false, reason: undefined };
+const NO_POOLS: readonly PoolState[] = [];
 
 /**
  * Reservation searches per cycle: the first blocked jobs in cycle order (the heads of the line) get
@@ -248,7 +265,7 @@ const jobBefore = (a: QueueEntry, b: QueueEntry): boolean =>
 
 /** `a` comes before `b` in its team's queue order (priority, then submission). */
 const firstInLine = (a: JobState, b: JobState): boolean =>
-  a.req.priority !== b.req.priority ? a.req.priority > b.req.priority : a.req.submittedAt !== b.req.submittedAt ? a.req.submittedAt < b.req.submittedAt : a.seq < b.seq;
+  a.priority !== b.priority ? a.priority > b.priority : a.submittedAt !== b.submittedAt ? a.submittedAt < b.submittedAt : a.seq < b.seq;
 
 const isLive = (e: QueueEntry): boolean => e.job.phase === 'parked' && e.ticket === e.job.ticket;
 
@@ -327,7 +344,7 @@ export class SchedulerEngine {
   setTeam(spec: TeamSpec): void {
     const state = this.ledger.setTeam(spec, this.clock.now());
     this.shapeVersion++;
-    if (!this.teams.has(spec.id)) this.teams.set(spec.id, { state, queue: new Heap(jobBefore), running: new Map(), holds: new Map(), runs: new Map(), ends: new Map(), key: 0 });
+    if (!this.teams.has(spec.id)) this.teams.set(spec.id, { state, queue: new Heap(jobBefore), running: new Map(), holds: new Map(), runs: new Map(), ends: new Map(), keys: new Map(), key: 0 });
     for (const key of this.parked.keys()) this.wake(key, Infinity);
   }
 
@@ -389,6 +406,8 @@ export class SchedulerEngine {
     const j: JobState = {
       req,
       seq: this.seq++,
+      priority: req.priority,
+      submittedAt: req.submittedAt,
       team,
       replicas,
       total: scale(req.perReplica, replicas),
@@ -396,21 +415,24 @@ export class SchedulerEngine {
       phase: 'gone',
       ticket: 0,
       reason: { kind: 'queued' },
-      reasonKey: 'queued',
+      reasonShown: true,
       requeues: 0,
       parkKeys: [],
       flavor: '',
       pool: undefined,
       items: [],
-      startedAt: 0,
+      // Not a small integer: start times are doubles, and a field that changes representation
+      // would make V8 migrate every job object on first touch.
+      startedAt: Number.NaN,
       borrowing: false,
       reservation: undefined,
       hold: undefined,
       runLink: undefined,
       deferred: undefined,
-      pools: [],
-      keys: [],
-      holdable: [],
+      pools: undefined,
+      holdVersion: -1,
+      holdKnown: 0,
+      holdOk: 0,
     };
     this.jobs.set(req.id, j);
     return j;
@@ -483,7 +505,8 @@ export class SchedulerEngine {
       this.reservationTries = RESERVATION_TRIES_PER_CYCLE;
       // Two passes, as Kueue orders a cycle: first every admission that fits without borrowing,
       // then those that borrow — so borrowed quota is not handed out only to be reclaimed at once.
-      const failed: { job: JobState; parkKeys: string[] }[] = [];
+      const failed: JobState[] = [];
+      const failedKeys: string[][] = [];
       const deferred: JobState[] = [];
       for (const pass of [1, 2] as const) {
         if (pass === 2) {
@@ -513,7 +536,8 @@ export class SchedulerEngine {
             } else if (a.reason === undefined) deferred.push(j);
             else {
               this.setReason(j, a.reason, now, events);
-              failed.push({ job: j, parkKeys: a.parkKeys });
+              failed.push(j);
+              failedKeys.push(a.parkKeys);
             }
           }
           if (t.queue.size > 0) {
@@ -522,7 +546,7 @@ export class SchedulerEngine {
           }
         }
       }
-      for (const f of failed) if (f.job.phase === 'queued') this.park(f.job, f.parkKeys);
+      for (let i = 0; i < failed.length; i++) if (failed[i]!.phase === 'queued') this.park(failed[i]!, failedKeys[i]!);
       this.requeueEvicted();
       this.flushWakes();
     } finally {
@@ -568,7 +592,7 @@ export class SchedulerEngine {
         continue;
       }
       if (nominalOnly && q.borrowing) {
-        j.deferred = { from: i, attempts, parkKeys };
+        j.deferred = { from: i, attempts: attempts.slice(), parkKeys: parkKeys.slice() };
         return DEFER;
       }
       pushNew(parkKeys, this.keysOf(j, i).capacity);
@@ -599,16 +623,19 @@ export class SchedulerEngine {
       this.reserve(j, now);
     }
     this.updateHold(j, attempts, now);
-    return { ok: false, reason: summarize(attempts, j), parkKeys };
+    // Exact-size copies: a parked job keeps both, and growable arrays carry spare room.
+    return { ok: false, reason: summarize(attempts.slice(), j), parkKeys: parkKeys.slice() };
   }
 
-  /** The park keys of the job's i-th flavor (cached per job: they are built once). */
-  private keysOf(j: JobState, i: number): { readonly quota: string; readonly capacity: string; quotaSet: QuotaSet | undefined } {
-    let k = j.keys[i];
-    if (k === undefined) {
-      const flavor = j.req.flavors[i]!;
-      j.keys[i] = k = { quota: this.quotaKey(j.team.state, flavor), capacity: `c:${j.team.state.id}\u0000${flavor}`, quotaSet: undefined };
-    }
+  /** The park keys of the job's i-th flavor (built once per team and flavor). */
+  private keysOf(j: JobState, i: number): ParkKeys {
+    return this.teamKeys(j.team, j.req.flavors[i]!);
+  }
+
+  /** A team's park keys of a flavor. */
+  private teamKeys(q: TeamQueue, flavor: string): ParkKeys {
+    let k = q.keys.get(flavor);
+    if (k === undefined) q.keys.set(flavor, (k = { quota: this.quotaKey(q.state, flavor), capacity: `c:${q.state.id}\u0000${flavor}`, quotaSet: undefined }));
     return k;
   }
 
@@ -624,13 +651,14 @@ export class SchedulerEngine {
 
   /** The pools of the job's i-th flavor in its regions and residency (cached per job). */
   private poolsFor(j: JobState, i: number): readonly PoolState[] {
-    const cached = j.pools[i];
-    if (cached !== undefined && cached.version === this.poolVersion) return cached.pools;
-    const all = this.capacity.poolsByFlavor.get(j.req.flavors[i]!) ?? [];
+    const all = this.capacity.poolsByFlavor.get(j.req.flavors[i]!) ?? NO_POOLS;
     const regions = j.req.regions;
     const residency = j.req.residency;
-    const pools = (regions === undefined || regions.length === 0) && (residency === undefined || residency.length === 0) ? all : all.filter((p) => this.inRegionsOf(j, p));
-    j.pools[i] = { version: this.poolVersion, pools };
+    if ((regions === undefined || regions.length === 0) && (residency === undefined || residency.length === 0)) return all;
+    const cached = j.pools?.[i];
+    if (cached !== undefined && cached.version === this.poolVersion) return cached.pools;
+    const pools = all.filter((p) => this.inRegionsOf(j, p));
+    (j.pools ??= new Array<undefined>(j.req.flavors.length))[i] = { version: this.poolVersion, pools };
     return pools;
   }
 
@@ -675,7 +703,7 @@ export class SchedulerEngine {
     j.startedAt = now;
     j.borrowing = j.team.state.flavors.get(flavor)?.borrowing ?? false;
     j.reason = { kind: 'queued' };
-    j.reasonKey = 'running';
+    j.reasonShown = false;
     let byPriority = j.team.running.get(flavor);
     if (byPriority === undefined) j.team.running.set(flavor, (byPriority = new Map<number, RecencyList<JobState>>()));
     let list = byPriority.get(j.req.priority);
@@ -715,8 +743,10 @@ export class SchedulerEngine {
       // job freed: a parked job may need the freed quota together with headroom it already had).
       // A team's quota holder is retried as soon as its quota would hold it.
       for (const t of this.ledger.cohortOf(j.team.state)) {
-        this.wakeQuota(this.quotaKey(t, j.flavor), this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)), freed);
-        const h = (t === j.team.state ? j.team : this.teams.get(t.id))?.holds.get(j.flavor);
+        const tq = t === j.team.state ? j.team : this.teams.get(t.id);
+        if (tq === undefined) continue;
+        this.wakeQuota(this.teamKeys(tq, j.flavor).quota, this.capacity.unitsFor(j.flavor, this.ledger.headroom(t, j.flavor)), freed);
+        const h = tq.holds.get(j.flavor);
         if (h !== undefined && h.job.phase === 'parked' && this.ledger.check(t, h.flavor, h.job.total).ok) this.requeueParked(h.job);
       }
     }
@@ -776,7 +806,7 @@ export class SchedulerEngine {
     if (h !== undefined) {
       this.dropHold(h);
       // The next job in line for the quota is tried (and holds it if it is still blocked).
-      const set = this.parked.get(this.quotaKey(j.team.state, h.flavor));
+      const set = this.parked.get(this.teamKeys(j.team, h.flavor).quota);
       const next = set?.kind === 'quota' ? this.topLive(set) : undefined;
       if (next !== undefined) this.requeueParked(next.job);
     }
@@ -798,18 +828,18 @@ export class SchedulerEngine {
    * flavor, or the team's quota of a flavor) holds its jobs in queue order; entries of a job that
    * left are skipped lazily and compacted when they outnumber the live ones.
    */
-  private park(j: JobState, keys: readonly string[]): void {
+  private park(j: JobState, keys: string[]): void {
     j.phase = 'parked';
     // Jobs blocked by quota alone are candidates for their team's head of line (see QuotaHold).
     const r = j.reason;
     const quotaOnly = r.kind === 'over-quota' || (r.kind === 'quota-reservation' && !r.attempts.some(isCapacityOutcome));
-    j.parkKeys = [...keys];
+    j.parkKeys = keys;
     // One entry serves every heap the job parks in (entries are immutable; heaps order lazily).
     const entry = entryOf(j);
     for (const k of keys) {
       let set = this.parked.get(k);
-      const flavor = k.slice(k.indexOf('\u0000') + 1);
       if (set === undefined) {
+        const flavor = k.slice(k.indexOf('\u0000') + 1);
         if (k.startsWith('c:')) {
           set = { kind: 'capacity', heap: new Heap(jobBefore), live: 0, flavor, team: j.team };
           let ks = this.capacityKeys.get(flavor);
@@ -822,6 +852,7 @@ export class SchedulerEngine {
         set.heap.add(entry);
         set.live++;
       } else {
+        const flavor = set.flavor;
         set.index.set(j, this.capacity.unitsFor(flavor, j.total));
         if (quotaOnly && this.canHold(j, j.req.flavors.indexOf(flavor))) {
           set.order.add(entry);
@@ -961,10 +992,10 @@ export class SchedulerEngine {
   }
 
   private setReason(j: JobState, reason: PendingReason, now: number, events: EngineEvent[]): void {
+    const same = j.reasonShown && sameReason(j.reason, reason);
     j.reason = reason;
-    const key = reasonKey(reason);
-    if (key === j.reasonKey) return;
-    j.reasonKey = key;
+    j.reasonShown = true;
+    if (same) return;
     if (reason.kind !== 'queued') events.push({ kind: 'delayed', at: now, jobId: j.req.id, team: j.req.team, reason });
   }
 
@@ -1254,12 +1285,16 @@ export class SchedulerEngine {
    */
   private canHold(j: JobState, i: number): boolean {
     if (i < 0) return false;
-    const cached = j.holdable[i];
-    if (cached !== undefined && cached.version === this.shapeVersion) return cached.ok;
+    const bit = i < 30 ? 1 << i : 0;
+    if (j.holdVersion !== this.shapeVersion) {
+      j.holdVersion = this.shapeVersion;
+      j.holdKnown = 0;
+      j.holdOk = 0;
+    } else if ((j.holdKnown & bit) !== 0) return (j.holdOk & bit) !== 0;
     let ok = false;
     if (this.ledger.withinNominal(j.team.state, j.req.flavors[i]!, j.total)) {
       // The job's pools of the flavor (as `poolsFor`), without building the list when it is not cached.
-      const listed = j.pools[i];
+      const listed = j.pools?.[i];
       const filter = listed === undefined || listed.version !== this.poolVersion;
       const pools = filter ? (this.capacity.poolsByFlavor.get(j.req.flavors[i]!) ?? []) : listed.pools;
       for (const p of pools) {
@@ -1269,7 +1304,8 @@ export class SchedulerEngine {
         }
       }
     }
-    j.holdable[i] = { version: this.shapeVersion, ok };
+    j.holdKnown |= bit;
+    if (ok) j.holdOk |= bit;
     return ok;
   }
 
@@ -1358,7 +1394,7 @@ export class SchedulerEngine {
     h.job.hold = undefined;
     if (q.holds.get(h.flavor) === h) q.holds.delete(h.flavor);
     const room = this.capacity.unitsFor(h.flavor, this.ledger.headroom(q.state, h.flavor));
-    this.wakeQuota(this.quotaKey(q.state, h.flavor), room, room);
+    this.wakeQuota(this.teamKeys(q, h.flavor).quota, room, room);
   }
 
   /** Keeps a hold's `released` in step as the team's jobs of its flavor start (1) and stop (−1). */
@@ -1522,25 +1558,29 @@ function summarize(attempts: readonly FlavorOutcome[], j: JobState): PendingReas
   return { kind: 'unschedulable', attempts };
 }
 
-function reasonKey(r: PendingReason): string {
-  switch (r.kind) {
+/**
+ * Do two reasons say the same (an unchanged reason raises no event)? The flavor attempts are detail
+ * and are not compared; the headline fields are.
+ */
+function sameReason(a: PendingReason, b: PendingReason): boolean {
+  switch (b.kind) {
     case 'over-quota':
-      return r.holds === undefined ? r.kind : `${r.kind}:${r.holds.flavor}:${r.holds.expectedStart ?? ''}`;
+      return a.kind === b.kind && (a.holds === undefined ? b.holds === undefined : b.holds !== undefined && a.holds.flavor === b.holds.flavor && a.holds.expectedStart === b.holds.expectedStart);
     case 'queued':
     case 'no-capacity':
     case 'unschedulable':
-      return r.kind;
+      return a.kind === b.kind;
     case 'waiting-for-window':
-      return `${r.kind}:${r.until}`;
+      return a.kind === b.kind && a.until === b.until;
     case 'gang-incomplete':
-      return `${r.kind}:${r.placeable}`;
+      return a.kind === b.kind && a.placeable === b.placeable;
     case 'topology':
-      return `${r.kind}:${r.level}`;
+      return a.kind === b.kind && a.level === b.level;
     case 'backfill-reservation':
-      return `${r.kind}:${r.heldFor}:${r.until}`;
+      return a.kind === b.kind && a.heldFor === b.heldFor && a.until === b.until;
     case 'reserved':
-      return `${r.kind}:${r.pool}:${r.expectedStart}`;
+      return a.kind === b.kind && a.pool === b.pool && a.expectedStart === b.expectedStart;
     case 'quota-reservation':
-      return `${r.kind}:${r.heldFor}:${r.flavor}:${r.until ?? ''}`;
+      return a.kind === b.kind && a.heldFor === b.heldFor && a.flavor === b.flavor && a.until === b.until;
   }
 }
