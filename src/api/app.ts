@@ -241,7 +241,6 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
         ...(spec.schema.body === undefined ? {} : { body: spec.schema.body }),
       },
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        // Headers ride along for the resolvers and handlers that need them (the MLflow front end's project header and Content-Type rule).
         let principal: Principal;
         let resource: Resource = { kind: 'platform' };
         if ('public' in spec.authz) {
@@ -250,6 +249,7 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
           principal = req.strataPrincipal ?? (await authenticate(req));
           const { action } = spec.authz;
           // A resource that does not exist answers 404, exactly like one the caller may not see.
+          // Headers ride along for the resolvers that need them (the MLflow front end's project header).
           // A literal with every property named (no spread): this runs on every request.
           resource = await spec.authz.resource({ params: req.params, query: req.query, body: req.body, headers: req.headers, principal });
           const decision = authorize(principal, action, resource);

@@ -160,7 +160,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         for (const fn of closers.reverse()) await fn().catch(() => undefined);
         await controllers?.stop();
         await app.fastify.close();
-        await tracking.stopMovingRecentMetrics().catch((e: unknown) => sideLog?.warn({ err: e }, 'moving recent metric points into the history failed'));
+        await tracking.stopMovingRecentMetrics();
         await audit.checkpointIfGrown().catch(() => undefined);
         await store.close();
       },

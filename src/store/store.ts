@@ -89,13 +89,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     if (options.url !== ':memory:') mkdirSync(dirname(options.url), { recursive: true });
     const sqlite = new BetterSqlite3(options.url);
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma(`synchronous = ${options.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
+    const synchronous = options.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
+    sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     if (options.url !== ':memory:' && options.backgroundCheckpoints !== false) {
       sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
       const file = sqlite.name;
-      const synchronous = options.sqliteSync === 'full' ? 'FULL' : 'NORMAL';
       startBackground = () => startCheckpointer({ file, synchronous, ...(options.warn === undefined ? {} : { onProblem: options.warn }) });
     }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });

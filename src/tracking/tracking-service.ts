@@ -175,12 +175,15 @@ export class TrackingService {
     this.moveTimer.unref();
   }
 
-  /** Stops the background moves and moves what is left (a clean shutdown leaves run_metrics_recent empty). */
+  /**
+   * Stops the background moves and moves what is left (a clean shutdown leaves run_metrics_recent
+   * empty); a failure goes to the `onError` given at start, like the background moves'.
+   */
   async stopMovingRecentMetrics(): Promise<void> {
     clearInterval(this.moveTimer);
     this.moveTimer = undefined;
-    await this.moving?.catch(() => undefined);
-    if (this.store.dialect === 'sqlite') await this.moveRecentMetrics();
+    await this.moving;
+    await this.moveRecentMetrics().catch((e: unknown) => this.onMoveError(e));
   }
 
   /**

@@ -206,13 +206,7 @@ export class QuotaLedger {
     const f = t.flavors.get(flavor);
     if (f === undefined) return { cpuMillis: 0, memoryBytes: 0, devices: 0 };
     const pool = this.cohortFlavor(t, flavor);
-    const room = (r: ResourceName): number => {
-      if (pool === undefined) return Math.max(0, f.nominal[r] - f.usage[r]);
-      const bl = f.borrowingLimit?.[r];
-      const byLimit = bl === undefined ? Infinity : f.nominal[r] + bl - f.usage[r];
-      const byPool = Math.max(0, f.guaranteed[r] - f.usage[r]) + pool.cap[r] - pool.used[r];
-      return Math.max(0, Math.min(byLimit, byPool));
-    };
+    const room = (r: ResourceName): number => Math.max(0, roomOf(f, pool, r));
     return { cpuMillis: room('cpuMillis'), memoryBytes: room('memoryBytes'), devices: room('devices') };
   }
 
@@ -223,12 +217,7 @@ export class QuotaLedger {
    */
   room(t: TeamState, flavor: string, r: ResourceName): number {
     const f = t.flavors.get(flavor);
-    if (f === undefined) return 0;
-    const pool = this.cohortFlavor(t, flavor);
-    if (pool === undefined) return f.nominal[r] - f.usage[r];
-    const bl = f.borrowingLimit?.[r];
-    const byLimit = bl === undefined ? Infinity : f.nominal[r] + bl - f.usage[r];
-    return Math.min(byLimit, Math.max(0, f.guaranteed[r] - f.usage[r]) + pool.cap[r] - pool.used[r]);
+    return f === undefined ? 0 : roomOf(f, this.cohortFlavor(t, flavor), r);
   }
 
   /**
@@ -312,4 +301,15 @@ export class QuotaLedger {
 
 function over(flavor: string, resource: ResourceName, limit: 'nominal' | 'borrowing-limit' | 'cohort', requested: number, available: number): FlavorOutcome {
   return { flavor, kind: 'over-quota', resource, limit, requested, available: Math.max(0, available) };
+}
+
+/**
+ * What a team could add of one resource of a flavor, unfloored: its nominal quota left alone, or
+ * with a cohort the lesser of its borrowing limit and its unused guarantee plus the cohort's room.
+ */
+function roomOf(f: TeamFlavorState, pool: CohortFlavorState | undefined, r: ResourceName): number {
+  if (pool === undefined) return f.nominal[r] - f.usage[r];
+  const bl = f.borrowingLimit?.[r];
+  const byLimit = bl === undefined ? Infinity : f.nominal[r] + bl - f.usage[r];
+  return Math.min(byLimit, Math.max(0, f.guaranteed[r] - f.usage[r]) + pool.cap[r] - pool.used[r]);
 }
