@@ -522,12 +522,6 @@ export class LoggedModels {
     return out;
   }
 
-  /** The model outputs of runs of the project, by run id (model id order). */
-  async runOutputs(projectId: ProjectId, runIds: readonly string[]): Promise<ReadonlyMap<string, readonly ModelOutput[]>> {
-    const models = await this.runModels(projectId, runIds);
-    return new Map([...models].filter(([, m]) => m.outputs.length > 0).map(([id, m]) => [id, m.outputs]));
-  }
-
   /** Active logged models of the given experiments (all of this project) matching a filter, one page at a time. */
   async search(projectId: ProjectId, input: SearchLoggedModelsInput): Promise<Page<LoggedModel>> {
     const clauses = parsed(parseLoggedModelFilter(input.filter ?? ''), 'filter');
