@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MULTIPART_LIMITS, MlflowMultipartUploads, checkedPublicUrl, multipartStaging } from '../src/api/mlflow/index.ts';
 import { createPlatform } from '../src/api/platform.ts';
 import { databaseKinds, freshDatabase } from './support/databases.ts';
 import { startTestPlatform } from './support/platform.ts';
@@ -218,6 +219,53 @@ for (const kind of databaseKinds) {
       assert.equal((await c.get(`${root}/big.bin`, saA)).status, 404);
     });
 
+    test('one complete at a time: while one runs, another complete, an abort and a part get 409 RESOURCE_CONFLICT; a failed complete frees the upload; a stale claim is taken over', async () => {
+      const { root } = await c.newRun(saA);
+      const a = randomBytes(70_000);
+      const b = randomBytes(30_000);
+      const { id, urls } = await created(root, 'w.bin', 2);
+      const ea = (await c.putPart(urls[0] as string, a)).headers.get('etag') as string;
+      const eb = (await c.putPart(urls[1] as string, b)).headers.get('etag') as string;
+      const parts = [{ part_number: 1, etag: ea }, { part_number: 2, etag: eb }];
+      // A complete holding the upload, as the server's own complete does while it joins the parts.
+      const uploads = new MlflowMultipartUploads(tp.platform.store, clock, multipartStaging(tp.platform.paths.blobs));
+      const upload = { projectId: projectA as never, kind: 'run' as const, targetId: root.split('/')[1] as string, experimentId: root.split('/')[0] as string, path: 'w.bin' as never, id, numParts: 2, createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER };
+      await uploads.claim(upload);
+      assert.match(mlflowErr(await c.complete(root, 'w.bin', id, parts, saA), 409, 'RESOURCE_CONFLICT'), /being completed/);
+      assert.match(mlflowErr(await c.abort(root, 'w.bin', id, saA), 409, 'RESOURCE_CONFLICT'), /being completed/);
+      assert.match(mlflowErr(await c.putPart(urls[1] as string, randomBytes(10)), 409, 'RESOURCE_CONFLICT'), /being completed/);
+      await assert.rejects(uploads.claim(upload), /being completed/);
+      assert.ok(existsSync(stagingDir(id)), 'refusals leave the staged parts alone');
+      assert.equal((await c.get(`${root}/w.bin`, saA)).status, 404);
+
+      // A claim older than claimStaleMs (a server that died mid-complete) is taken over.
+      offset = MULTIPART_LIMITS.claimStaleMs + 1000;
+      try {
+        // A failed complete (a wrong ETag) frees the upload again: the next one succeeds.
+        mlflowErr(await c.complete(root, 'w.bin', id, [{ part_number: 1, etag: eb }, { part_number: 2, etag: eb }], saA), 400, 'INVALID_PARAMETER_VALUE');
+        const row = await tp.platform.store.db.selectFrom('mlflow_multipart_uploads').select('completing_at').where('id', '=', id).executeTakeFirstOrThrow();
+        assert.equal(row.completing_at, null, 'the failed complete released its claim');
+        const ok = await c.complete(root, 'w.bin', id, parts, saA);
+        assert.equal(ok.status, 200, ok.body.toString());
+      } finally {
+        offset = 0;
+      }
+      assert.ok((await c.get(`${root}/w.bin`, saA)).body.equals(Buffer.concat([a, b])));
+
+      // Completes racing for real: exactly one stores the file; the others get 409 or, once it is
+      // done, 404; none fails half-way, and the file is the parts' bytes.
+      const data = randomBytes(3 * 200_000);
+      const chunks = split(data, 200_000);
+      const race = await created(root, 'race.bin', chunks.length);
+      const named: Json[] = [];
+      for (const [i, chunk] of chunks.entries()) named.push({ part_number: i + 1, etag: (await c.putPart(race.urls[i] as string, chunk)).headers.get('etag') });
+      const answers = await Promise.all(Array.from({ length: 6 }, () => c.complete(root, 'race.bin', race.id, named, saA)));
+      assert.equal(answers.filter((r) => r.status === 200).length, 1, answers.map((r) => `${r.status} ${r.body.toString()}`).join('\n'));
+      for (const r of answers.filter((x) => x.status !== 200)) assert.ok(r.json?.['error_code'] === 'RESOURCE_CONFLICT' || r.json?.['error_code'] === 'RESOURCE_DOES_NOT_EXIST', r.body.toString());
+      assert.ok((await c.get(`${root}/race.bin`, saA)).body.equals(data));
+      assert.ok(!existsSync(stagingDir(race.id)));
+    });
+
     test('bad input: MLflow error codes, 400/403/404, and nothing half-written', async () => {
       const { root } = await c.newRun(saA);
       const rowsBefore = await count('run_artifacts');
@@ -367,11 +415,17 @@ for (const kind of databaseKinds) {
     });
   });
 
-  test(`multipart upload across a server restart on ${kind}: parts before and after, the same upload completes`, async () => {
+  test('--public-url: http(s) with an optional path; no query, fragment or credentials; the trailing slash dropped', () => {
+    assert.equal(checkedPublicUrl('https://mlflow.example.com/strata/'), 'https://mlflow.example.com/strata');
+    assert.equal(checkedPublicUrl('http://10.0.0.5:5000'), 'http://10.0.0.5:5000');
+    for (const bad of ['mlflow.example.com', 'ftp://x', 'https://x/?a=1', 'https://x/#f', 'https://u:p@x/', '']) assert.throws(() => checkedPublicUrl(bad), /invalid public URL/);
+  });
+
+  test(`multipart upload across a server restart on ${kind}: parts before and after, the same upload completes; --public-url sets where part URLs point`, async () => {
     const db = await freshDatabase(kind);
     const home = mkdtempSync(join(tmpdir(), 'strata-mpu-home-'));
     const env = { STRATA_MASTER_KEY_FILE: undefined, STRATA_MASTER_KEY: undefined };
-    const boot = () => createPlatform({ home, ...(kind === 'postgres' ? { databaseUrl: db.url } : {}), logger: false, env, controllers: false });
+    const boot = (publicUrl?: string) => createPlatform({ home, ...(kind === 'postgres' ? { databaseUrl: db.url } : {}), logger: false, env, controllers: false, ...(publicUrl === undefined ? {} : { publicUrl }) });
     try {
       const first = await boot();
       const token = first.bootstrapToken as string;
@@ -387,7 +441,7 @@ for (const kind of databaseKinds) {
       const e3 = (await c1.putPart(urls[2] as string, p3)).headers.get('etag') as string;
       await first.close();
 
-      const second = await boot();
+      const second = await boot('https://mlflow.example.com/strata/');
       try {
         assert.equal(second.bootstrapToken, null, 'the same database');
         const base2 = await second.app.fastify.listen({ host: '127.0.0.1', port: 0 });
@@ -400,6 +454,10 @@ for (const kind of databaseKinds) {
         assert.equal(done.status, 200, done.body.toString());
         assert.ok((await c2.get(`${root}/ckpt.bin`, token)).body.equals(data));
         assert.deepEqual(readdirSync(join(second.paths.blobs, 'multipart')), [], 'staging is empty again');
+        // Behind a reverse proxy the part URLs point at the public URL, whatever Host the request had.
+        const behind = await c2.create(root, 'next.bin', 2, token);
+        assert.equal(behind.status, 200, behind.body.toString());
+        for (const x of behind.json?.['credentials'] as Json[]) assert.ok((x['url'] as string).startsWith(`https://mlflow.example.com/strata/api/2.0/mlflow-artifacts/mpu/parts/${behind.json?.['upload_id'] as string}/${x['part_number'] as number}?expires=`), x['url']);
       } finally {
         await second.close();
       }

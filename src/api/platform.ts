@@ -15,7 +15,7 @@ import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, s
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
 import { LoggedModelArtifacts, LoggedModels, RunArtifacts, TrackingService, artifactRoutes, trackingRoutes } from '../tracking/index.ts';
-import { MlflowMultipartUploads, mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes, multipartStaging } from './mlflow/index.ts';
+import { MlflowMultipartUploads, checkedPublicUrl, mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes, multipartStaging } from './mlflow/index.ts';
 import { RegistryService, registryRoutes, runArtifactSources } from '../registry/index.ts';
 import type { ModelSourceResolver } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
@@ -43,6 +43,11 @@ export interface PlatformConfig {
   readonly leaseSeconds?: number;
   /** Where model version sources (runs:/…, mlflow-artifacts:/…) are looked up; default: the run artifact trees. */
   readonly resolveModelSource?: ModelSourceResolver;
+  /**
+   * The URL clients reach this server at (e.g. behind a reverse proxy: https://mlflow.example.com/strata),
+   * for URLs the server hands out (multipart part URLs); default: built from each request's Host.
+   */
+  readonly publicUrl?: string;
 }
 
 export interface Platform {
@@ -90,6 +95,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
   const { keyring, source } = loadKeyring({ home, generate: true, ...(config.env === undefined ? {} : { env: config.env }) });
   const signingKey = await loadOrCreateSigningKey(home);
   const compute = loadComputeConfig(config.computeConfigPath);
+  const publicUrl = config.publicUrl === undefined ? undefined : checkedPublicUrl(config.publicUrl);
   const sideLog = config.logger === undefined || config.logger === false ? undefined : config.logger;
   const store = await openStore({
     url: config.databaseUrl ?? join(home, 'strata.db'),
@@ -123,7 +129,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts, multipart: new MlflowMultipartUploads(store, clock, multipartStaging(paths.blobs)) }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts, multipart: new MlflowMultipartUploads(store, clock, multipartStaging(paths.blobs)), ...(publicUrl === undefined ? {} : { publicUrl }) }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),

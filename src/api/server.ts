@@ -20,6 +20,8 @@ export interface ServerOptions {
   readonly computeConfigPath?: string;
   /** Attempt lease length in seconds (agents heartbeat every third of it). */
   readonly leaseSeconds?: number;
+  /** The URL clients reach the server at, for URLs it hands out (PlatformConfig.publicUrl). */
+  readonly publicUrl?: string;
 }
 
 export interface RunningServer {
@@ -40,6 +42,7 @@ export async function startServer(opts: ServerOptions, out: (line: string) => vo
     ...(opts.sqliteSync === undefined ? {} : { sqliteSync: opts.sqliteSync }),
     ...(opts.computeConfigPath === undefined ? {} : { computeConfigPath: opts.computeConfigPath }),
     ...(opts.leaseSeconds === undefined ? {} : { leaseSeconds: opts.leaseSeconds }),
+    ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
   });
   const address = await platform.app.fastify.listen({ host: opts.host, port: opts.port });
   const url = address.replace('[::1]', 'localhost');

@@ -16,7 +16,8 @@ export function registerServer(program: Command): void {
     .option('--lease-seconds <n>', 'attempt lease length; a silent agent loses its attempts after this long (env STRATA_LEASE_SECONDS)', process.env['STRATA_LEASE_SECONDS'] ?? '30')
     .option('--no-local-agent', 'do not run an agent for this machine inside the server')
     .option('--sqlite-sync <mode>', 'SQLite durability: normal (survives process crashes) or full (also power loss)', process.env['STRATA_SQLITE_SYNC'] ?? 'normal')
-    .action(async (opts: { host: string; port: string; database?: string; home?: string; logLevel: string; checkpointInterval: string; sqliteSync: string; regions?: string; localAgent: boolean; leaseSeconds: string }) => {
+    .option('--public-url <url>', 'the URL clients reach this server at, e.g. behind a reverse proxy (env STRATA_PUBLIC_URL); used for the URLs it hands out, such as multipart part URLs; default: each request\'s Host')
+    .action(async (opts: { host: string; port: string; database?: string; home?: string; logLevel: string; checkpointInterval: string; sqliteSync: string; regions?: string; localAgent: boolean; leaseSeconds: string; publicUrl?: string }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port '${opts.port}': use a number from 0 to 65535`);
       const interval = Number(opts.checkpointInterval);
@@ -26,6 +27,7 @@ export function registerServer(program: Command): void {
       if (!Number.isFinite(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 3600) throw new Error('--lease-seconds must be a number from 1 to 3600');
       const regions = opts.regions ?? process.env['STRATA_COMPUTE_CONFIG'];
       const databaseUrl = opts.database ?? (process.env['STRATA_DATABASE_URL'] === '' ? undefined : process.env['STRATA_DATABASE_URL']);
+      const publicUrl = opts.publicUrl ?? (process.env['STRATA_PUBLIC_URL'] === '' ? undefined : process.env['STRATA_PUBLIC_URL']);
       // Loaded on demand so client commands do not pay for the server's modules.
       const { startServer } = await import('../api/server.ts');
       const server = await startServer({
@@ -38,6 +40,7 @@ export function registerServer(program: Command): void {
         localAgent: opts.localAgent,
         leaseSeconds,
         ...(databaseUrl === undefined ? {} : { databaseUrl }),
+        ...(publicUrl === undefined ? {} : { publicUrl }),
         ...(regions === undefined || regions === '' ? {} : { computeConfigPath: regions }),
       });
       await new Promise<void>((resolveStop) => {

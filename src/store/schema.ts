@@ -1,5 +1,6 @@
 // Table types for Kysely. Times are ISO-8601 text in both databases (sortable, identical on the
 // wire); booleans are integers 0/1 so one schema serves SQLite and PostgreSQL.
+import type { ColumnType } from 'kysely';
 
 export interface MetaTable {
   key: string;
@@ -511,6 +512,8 @@ export interface MlflowMultipartUploadsTable {
   created_at: number;
   /** Epoch milliseconds: the part URLs stop working and the collector removes the upload. */
   expires_at: number;
+  /** Epoch milliseconds: when the running complete claimed the upload (migration 0013); null when none runs. */
+  completing_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** A received part of a multipart upload: its digest (the ETag) and size. */

@@ -45,6 +45,24 @@ export interface MlflowArtifactRoutesDeps {
   readonly modelArtifacts: LoggedModelArtifacts;
   /** Multipart uploads through the proxy (`mpu/*`). */
   readonly multipart: MlflowMultipartUploads;
+  /** The server's public URL (checkedPublicUrl), for part URLs; default: the request's Host. */
+  readonly publicUrl?: string;
+}
+
+/**
+ * A public URL as `--public-url` takes it: http(s), a host, an optional path prefix, no query,
+ * fragment or credentials; returned without a trailing slash. Throws what to fix otherwise.
+ */
+export function checkedPublicUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`invalid public URL ${JSON.stringify(raw)}: give the URL clients reach the server at, e.g. https://mlflow.example.com`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`invalid public URL ${JSON.stringify(raw)}: it must start with http:// or https://`);
+  if (u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') throw new Error(`invalid public URL ${JSON.stringify(raw)}: no query, fragment or credentials`);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
 /** URL prefixes of the artifact proxy (the REST API's and the UI's). */
@@ -130,7 +148,7 @@ function multipartFile(dir: string, localPath: string): Target & { readonly path
   return t as Target & { readonly path: ArtifactPath };
 }
 
-/** Where presigned part URLs point: this server as the client reached it (Host, and X-Forwarded-Proto behind a TLS proxy). */
+/** Where presigned part URLs point without --public-url: this server as the client reached it (Host, and X-Forwarded-Proto behind a TLS proxy). */
 function requestOrigin(input: MlflowInput): string {
   const host = headerOf(input, 'host') ?? '';
   if (!/^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host)) throw badRequest('a multipart upload needs a valid Host header: the part URLs are built from it', { field: 'host' });
@@ -143,7 +161,7 @@ const wildcard = (input: { params: unknown }): string => {
 };
 
 /** The MLflow artifact routes (proxy, artifacts/list, get-artifact); register beside `mlflowRoutes`. */
-export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelArtifacts, multipart }: MlflowArtifactRoutesDeps): RouteSpec[] {
+export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelArtifacts, multipart, publicUrl }: MlflowArtifactRoutesDeps): RouteSpec[] {
   const resourceOf = async (projectId: string): Promise<ProjectResource> => {
     const p = await tracking.project(projectId);
     if (p === undefined) throw new StrataError('not_found', `project '${projectId}' was not found (or you cannot see it)`);
@@ -284,22 +302,30 @@ export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelA
           if (root.lifecycleStage !== 'active') throw badRequest(`The run ${target.targetId} must be in the 'active' state to change its artifacts. Current state is ${root.lifecycleStage}.`, { run: target.targetId });
         }
         const upload = await multipart.create(ctx.principal.id, target, optInt(m, 'num_parts') ?? 1);
-        return { upload_id: upload.id, credentials: multipart.credentials(upload, `${requestOrigin(ctx)}${prefix}/mpu/parts`) };
+        return { upload_id: upload.id, credentials: multipart.credentials(upload, `${publicUrl ?? requestOrigin(ctx)}${prefix}/mpu/parts`) };
       }),
       mpuRoute('complete', 'MLflow CompleteMultipartUpload: checks every part and its ETag, then stores the file like a PUT', async (ctx) => {
         const m = requestMessage('POST', ctx);
         const target = await uploadTargetOf(ctx, m);
         const upload = await multipart.forTarget(reqString(m, 'upload_id'), target);
-        const parts = await multipart.checkParts(upload, completeParts(m));
-        const body = multipart.body(upload, parts);
-        if (target.kind === 'model') await modelArtifacts.upload(target.projectId, target.targetId, target.path, body);
-        else await artifacts.upload(target.projectId, target.targetId, target.path, body);
+        const named = completeParts(m);
+        await multipart.claim(upload);
+        try {
+          const parts = await multipart.checkParts(upload, named);
+          const body = multipart.body(upload, parts);
+          if (target.kind === 'model') await modelArtifacts.upload(target.projectId, target.targetId, target.path, body);
+          else await artifacts.upload(target.projectId, target.targetId, target.path, body);
+        } catch (e) {
+          await multipart.release(upload.id);
+          throw e;
+        }
         await multipart.discard(upload.id);
         return {};
       }),
       mpuRoute('abort', 'MLflow AbortMultipartUpload: forgets the upload and deletes its staged parts', async (ctx) => {
         const m = requestMessage('POST', ctx);
         const upload = await multipart.forTarget(reqString(m, 'upload_id'), await uploadTargetOf(ctx, m));
+        await multipart.refuseWhileCompleting(upload, 'abort after it fails, or let it finish');
         await multipart.discard(upload.id);
         return {};
       }),

@@ -12,6 +12,7 @@ export type MlflowErrorCode =
   | 'INVALID_PARAMETER_VALUE'
   | 'RESOURCE_ALREADY_EXISTS'
   | 'RESOURCE_DOES_NOT_EXIST'
+  | 'RESOURCE_CONFLICT'
   | 'ENDPOINT_NOT_FOUND'
   | 'UNAUTHENTICATED'
   | 'PERMISSION_DENIED'
@@ -26,6 +27,7 @@ export const MLFLOW_STATUS: Readonly<Record<MlflowErrorCode, number>> = {
   RESOURCE_ALREADY_EXISTS: 400,
   BAD_REQUEST: 400,
   RESOURCE_DOES_NOT_EXIST: 404,
+  RESOURCE_CONFLICT: 409,
   ENDPOINT_NOT_FOUND: 404,
   UNAUTHENTICATED: 401,
   PERMISSION_DENIED: 403,
@@ -54,6 +56,7 @@ const TO_STRATA: Readonly<Record<MlflowErrorCode, ErrorCode>> = {
   RESOURCE_ALREADY_EXISTS: 'conflict',
   BAD_REQUEST: 'bad_request',
   RESOURCE_DOES_NOT_EXIST: 'not_found',
+  RESOURCE_CONFLICT: 'conflict',
   ENDPOINT_NOT_FOUND: 'not_found',
   UNAUTHENTICATED: 'unauthenticated',
   PERMISSION_DENIED: 'forbidden',
@@ -90,7 +93,8 @@ const send = (reply: FastifyReply, code: MlflowErrorCode, message: string): Fast
 export function handleMlflowError(e: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isStrataError(e)) {
     if (e.status >= 500) req.log.error({ err: e }, 'request failed');
-    const code = FROM_STRATA[e.code];
+    // A conflict with work in progress (details.busy) is MLflow's 409 RESOURCE_CONFLICT; others are RESOURCE_ALREADY_EXISTS.
+    const code = e.code === 'conflict' && e.details['busy'] === true ? 'RESOURCE_CONFLICT' : FROM_STRATA[e.code];
     const message =
       e.code === 'unauthenticated' ? `${e.message}. MLflow clients: set MLFLOW_TRACKING_TOKEN to a Strata token (or MLFLOW_TRACKING_PASSWORD to it, with any MLFLOW_TRACKING_USERNAME).` : e.message;
     // A byte range outside a downloaded artifact keeps HTTP's 416 (the handler set Content-Range).

@@ -4,7 +4,7 @@ export { mlflowRoutes, PROJECT_HEADER, MLFLOW_PREFIXES } from './routes.ts';
 export type { MlflowRoutesDeps } from './routes.ts';
 export { handleMlflowError, mlflowNotFound, isMlflowPath, basicAuthToken, mlflowErrorBody, MLFLOW_STATUS } from './errors.ts';
 export type { MlflowErrorCode, MlflowErrorBody } from './errors.ts';
-export { mlflowArtifactRoutes, proxyTarget, modelProxyTarget, MLFLOW_ARTIFACT_PREFIXES, GET_ARTIFACT_PATH } from './artifacts.ts';
+export { checkedPublicUrl, mlflowArtifactRoutes, proxyTarget, modelProxyTarget, MLFLOW_ARTIFACT_PREFIXES, GET_ARTIFACT_PATH } from './artifacts.ts';
 export type { MlflowArtifactRoutesDeps, ProxyTarget, ModelProxyTarget } from './artifacts.ts';
 export { MlflowMultipartUploads, MULTIPART_LIMITS, multipartStaging, randomMultipartIds, sweepMultipartUploads } from './multipart.ts';
 export type { MultipartLimits, MultipartIds, MultipartUpload, MultipartSweepReport, UploadTarget } from './multipart.ts';

@@ -40,6 +40,8 @@ export const MULTIPART_LIMITS = {
   maxPartBytes: 5 * 2 ** 30,
   /** How long an upload (and its part URLs) stays valid. */
   ttlMs: 24 * 3600 * 1000,
+  /** How long a complete holds its upload before another may take over (a server that died mid-complete). */
+  claimStaleMs: 3600 * 1000,
 } as const;
 
 export type MultipartLimits = { readonly [K in keyof typeof MULTIPART_LIMITS]: number };
@@ -93,7 +95,11 @@ const noUpload = (id: string): StrataError =>
 const bareEtag = (e: string): string => e.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1').toLowerCase();
 
 /** A stored upload as read back: PostgreSQL returns its bigint columns as strings. */
-type UploadRow = Omit<MlflowMultipartUploadsTable, 'created_by' | 'num_parts' | 'created_at' | 'expires_at'> & { num_parts: number | string; created_at: number | string; expires_at: number | string };
+type UploadRow = Omit<MlflowMultipartUploadsTable, 'created_by' | 'num_parts' | 'created_at' | 'expires_at' | 'completing_at'> & { num_parts: number | string; created_at: number | string; expires_at: number | string; completing_at: number | string | null };
+
+/** 409 RESOURCE_CONFLICT: a complete of the upload is running. */
+const beingCompleted = (id: string, what: string): StrataError =>
+  new StrataError('conflict', `Multipart upload ${id} is being completed by another request: ${what}`, { details: { upload_id: id, busy: true } });
 
 /** The part list of CompleteMultipartUpload: `[{part_number, etag, url}]`. */
 export function completeParts(m: Message): { partNumber: number; etag: string }[] {
@@ -170,6 +176,40 @@ export class MlflowMultipartUploads {
     return u;
   }
 
+  /**
+   * Claims `upload` for the complete about to run: one UPDATE, so of two completes racing on either
+   * database exactly one wins; the other gets 409. The claim ends with `discard` (success) or
+   * `release` (failure), or goes stale after `claimStaleMs`.
+   */
+  async claim(upload: MultipartUpload): Promise<void> {
+    const now = this.clock.now();
+    const r = await this.store.db
+      .updateTable('mlflow_multipart_uploads')
+      .set({ completing_at: now })
+      .where('id', '=', upload.id)
+      .where((eb) => eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', now - this.limits.claimStaleMs)]))
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return;
+    if ((await this.row(upload.id)) === undefined) throw noUpload(upload.id);
+    throw beingCompleted(upload.id, 'wait for it to answer; if it fails, complete again');
+  }
+
+  /** Ends a failed complete's claim: the upload takes parts, completes and aborts again. */
+  async release(id: string): Promise<void> {
+    await this.store.db.updateTable('mlflow_multipart_uploads').set({ completing_at: null }).where('id', '=', id).execute();
+  }
+
+  /** 409 while a complete of `upload` runs (an abort must not pull its parts away). */
+  async refuseWhileCompleting(upload: MultipartUpload, what: string): Promise<void> {
+    const r = await this.row(upload.id);
+    if (r === undefined) throw noUpload(upload.id);
+    if (this.completing(r)) throw beingCompleted(upload.id, what);
+  }
+
+  private completing(r: UploadRow): boolean {
+    return r.completing_at !== null && r.completing_at !== undefined && Number(r.completing_at) >= this.clock.now() - this.limits.claimStaleMs;
+  }
+
   /** The query string of part `part`'s presigned URL. */
   static signature(secret: string, uploadId: string, part: number, expires: number): string {
     return createHmac('sha256', Buffer.from(secret, 'hex')).update(`${uploadId}\n${part}\n${expires}`).digest('hex');
@@ -213,8 +253,11 @@ export class MlflowMultipartUploads {
     }
     const staged = await this.staging.write(id, part, body, maxBytes);
     const recorded = await this.store.transaction(async (tx) => {
-      const still = await tx.selectFrom('mlflow_multipart_uploads').select('id').where('id', '=', id).executeTakeFirst();
+      const still = await tx.selectFrom('mlflow_multipart_uploads').select(['id', 'completing_at']).where('id', '=', id).executeTakeFirst();
       if (still === undefined) return false;
+      // A complete is reading the parts it checked: this part stays out of them. Its staged file
+      // is left alone (the same bytes may be a part that complete reads); discard removes it.
+      if (this.completing({ ...r, completing_at: still.completing_at ?? null })) return 'busy';
       await tx
         .insertInto('mlflow_multipart_parts')
         .values({ upload_id: id, part_number: part, etag: staged.sha256, size: staged.size, created_at: this.clock.now() })
@@ -222,6 +265,7 @@ export class MlflowMultipartUploads {
         .execute();
       return true;
     });
+    if (recorded === 'busy') throw beingCompleted(id, 'a part cannot change while the parts are joined; if the complete fails, upload the part again');
     if (!recorded) {
       // Aborted (or completed) while this part arrived: leave nothing behind.
       await this.staging.remove(id);
