@@ -10,14 +10,13 @@
 // authenticates, authorises, seals a new secret version (AES-256-GCM envelope) and appends an audit
 // entry in the same transaction. They run as a fixed number of requests, all answered, so the
 // audit log's growth can be reconciled exactly with the 2xx count afterwards.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult, LoadSpec } from './support/load.ts';
 import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
-import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startChild, stopChild } from './support/report.ts';
+import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startListening, stopChild } from './support/report.ts';
 
 const TARGET_WRITES = 5000; // per second, issue 2
 const TARGET_READS = 20000; // per second, issue 2
@@ -77,22 +76,6 @@ async function load(spec: LoadSpec, pid: number | undefined): Promise<Figure> {
     timeouts: res.timeouts,
     durationSeconds: res.duration,
   };
-}
-
-/** Starts a child whose stdout goes to `logFile`, and waits for "listening on <url>" in it. */
-async function startListening(args: readonly string[], logFile: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const fd = openSync(logFile, 'w');
-  const child = startChild(args, ['ignore', fd, fd], env);
-  closeSync(fd);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const m = /listening on (http:\/\/[^\s"]+)/.exec(readFileSync(logFile, 'utf8'));
-    if (m?.[1] !== undefined) return { child, url: m[1] };
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  await stopChild(child);
-  throw new Error(`${args.join(' ')} did not start listening; its output:\n${readFileSync(logFile, 'utf8').slice(0, 4000)}`);
 }
 
 async function api<T>(url: string, token: string, path: string): Promise<T> {

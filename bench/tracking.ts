@@ -21,13 +21,15 @@
 // search is measured, so seeding 100,000 runs takes seconds instead of minutes.
 import { createRequire } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { once } from 'node:events';
 import BetterSqlite3 from 'better-sqlite3';
 import type { LoadResult, LoadSpec } from './support/load.ts';
 import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
-import { benchFlags, fix, humanWriter, int, repoRoot, runChild } from './support/report.ts';
+import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startListening, stopChild } from './support/report.ts';
 import { startStrataServer } from './support/strata-server.ts';
 
 const PROFILE_DIR = process.env['STRATA_BENCH_CPU_PROF'];
@@ -429,12 +431,27 @@ async function main(): Promise<void> {
     const lb1000 = phases.has('log-batch') ? await logBatch(1000) : undefined;
 
     // 2. runs/get.
-    const runsGet = async (): Promise<{ gets: LoadResult; getCpuMsPerRequest: number }> => {
+    const runsGet = async (): Promise<{ gets: LoadResult; getCpuMsPerRequest: number; peer: { gets: LoadResult; cpuMsPerRequest: number; bytes: number } }> => {
       const getPath = `${API}/runs/get?run_id=${runIds[0] as string}`;
       await load({ url: server.url, method: 'GET', path: getPath, headers, connections: CONNECTIONS, duration: 1 });
       const getCpu0 = serverCpu();
       const gets = await load({ url: server.url, method: 'GET', path: getPath, headers, connections: CONNECTIONS, duration: DURATION });
-      return { gets, getCpuMsPerRequest: ((serverCpu() - getCpu0) * 1000) / Math.max(1, gets['2xx']) };
+      const getCpuMsPerRequest = ((serverCpu() - getCpu0) * 1000) / Math.max(1, gets['2xx']);
+      // The peer: a bare Fastify route answering the same bytes, loaded the same way: what this
+      // machine and loopback allow a Node HTTP server at all (no auth, no database).
+      const body = await (await fetch(`${server.url}${getPath}`, { headers })).text();
+      const dir = mkdtempSync(join(tmpdir(), 'strata-bench-peer-'));
+      const { child, url } = await startListening(['--import', 'tsx', 'bench/support/hello-server.ts'], join(dir, 'peer.log'), { ...process.env, STRATA_BENCH_PEER_BODY: body });
+      try {
+        await load({ url, method: 'GET', path: '/', connections: CONNECTIONS, duration: 1 });
+        const cpu0 = processCpuSeconds(child.pid) ?? Number.NaN;
+        const peerGets = await load({ url, method: 'GET', path: '/', connections: CONNECTIONS, duration: DURATION });
+        const cpuMs = ((processCpuSeconds(child.pid) ?? Number.NaN) - cpu0) * 1000;
+        return { gets, getCpuMsPerRequest, peer: { gets: peerGets, cpuMsPerRequest: cpuMs / Math.max(1, peerGets['2xx']), bytes: Buffer.byteLength(body) } };
+      } finally {
+        await stopChild(child);
+        rmSync(dir, { recursive: true, force: true });
+      }
     };
     const get = phases.has('get') ? await runsGet() : undefined;
 
@@ -482,8 +499,9 @@ async function main(): Promise<void> {
       say(`    ${ratio(lb1000.metricsPerSecond, TARGET.logBatch1000)};   vs MLflow ${int(ANCHOR.logBatch1000)} metrics/s: ${fix(lb1000.metricsPerSecond / ANCHOR.logBatch1000, 1)}×`);
     }
     if (get !== undefined) {
-      const { gets, getCpuMsPerRequest } = get;
+      const { gets, getCpuMsPerRequest, peer } = get;
       say(`runs/get: ${int(gets['2xx'] / gets.duration)} req/s (p50 ${fix(gets.latency.p50, 1)} ms, p99 ${fix(gets.latency.p99, 1)} ms, non-2xx ${gets.non2xx}, errors ${gets.errors}); server CPU ${fix(getCpuMsPerRequest, 3)} ms/request = ${int(1000 / getCpuMsPerRequest)} requests per server CPU-second`);
+      say(`    peer, same run: a bare Fastify route answering the same ${int(peer.bytes)} bytes (no auth, no database): ${int(peer.gets['2xx'] / peer.gets.duration)} req/s, server CPU ${fix(peer.cpuMsPerRequest, 3)} ms/request — runs/get does ${fix(gets['2xx'] / gets.duration / (peer.gets['2xx'] / peer.gets.duration))}× its req/s; the ceiling of one Node process on this machine`);
       say(`    ${ratio(gets['2xx'] / gets.duration, TARGET.getPerSecond)};   vs MLflow ${int(ANCHOR.getPerSecond)} req/s: ${fix(gets['2xx'] / gets.duration / ANCHOR.getPerSecond, 1)}×`);
     }
     if (found !== undefined) {
@@ -521,7 +539,7 @@ async function main(): Promise<void> {
           anchors: { mlflow: ANCHOR, targets: TARGET },
           logBatch10: lb10,
           logBatch1000: lb1000,
-          runsGet: get === undefined ? undefined : { requestsPerSecond: get.gets['2xx'] / get.gets.duration, latencyMs: get.gets.latency, non2xx: get.gets.non2xx, serverCpuMsPerRequest: get.getCpuMsPerRequest },
+          runsGet: get === undefined ? undefined : { requestsPerSecond: get.gets['2xx'] / get.gets.duration, latencyMs: get.gets.latency, non2xx: get.gets.non2xx, serverCpuMsPerRequest: get.getCpuMsPerRequest, peer: { name: 'fastify-same-body', bytes: get.peer.bytes, requestsPerSecond: get.peer.gets['2xx'] / get.peer.gets.duration, serverCpuMsPerRequest: get.peer.cpuMsPerRequest } },
           runsSearch: found === undefined ? undefined : { runs: SEARCH_RUNS, latencyMs: found.search.latency, correct: found.searchCorrect, seedSeconds: found.seedSeconds },
           createRuns: made === undefined ? undefined : { ...made.created, per10kSeconds: made.per10k, auditGrew: made.auditGrew },
           artifacts: art,

@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,4 +66,20 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   const [code] = await exited;
   clearTimeout(timer);
   return code;
+}
+
+/** Starts a child whose stdout goes to `logFile`, and waits for "listening on <url>" in it. */
+export async function startListening(args: readonly string[], logFile: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const fd = openSync(logFile, 'w');
+  const child = startChild(args, ['ignore', fd, fd], env);
+  closeSync(fd);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const m = /listening on (http:\/\/[^\s"]+)/.exec(readFileSync(logFile, 'utf8'));
+    if (m?.[1] !== undefined) return { child, url: m[1] };
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  await stopChild(child);
+  throw new Error(`${args.join(' ')} did not start listening; its output:\n${readFileSync(logFile, 'utf8').slice(0, 4000)}`);
 }
