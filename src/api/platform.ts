@@ -110,9 +110,9 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
     const artifacts = new JobArtifacts(store, audit, clock, blobsFor);
     const tracking = new TrackingService(store, audit, clock);
     const runArtifacts = new RunArtifacts(store, audit, clock, blobsFor);
-    const loggedModels = new LoggedModels(store, audit, clock);
-    const modelArtifacts = new LoggedModelArtifacts(store, clock, blobsFor);
     const registry = new RegistryService({ store, audit, clock, tracking, blobsFor, resolveSource: config.resolveModelSource ?? runArtifactSources(store) });
+    const loggedModels = new LoggedModels(store, audit, clock, registry);
+    const modelArtifacts = new LoggedModelArtifacts(store, clock, blobsFor);
     const jobs = new JobService(store, audit, secrets, compute, ids, clock, {
       artifacts,
       runs: attemptRuns(tracking, access, clock),

@@ -16,7 +16,7 @@ import type { Clock, ProjectId } from '../kernel/index.ts';
 import { StrataError, badRequest, forbidden } from '../kernel/index.ts';
 import type { DialectName, Store, Tx } from '../store/index.ts';
 import { isUniqueViolation } from '../store/index.ts';
-import type { Page, Run, TrackingService } from '../tracking/index.ts';
+import type { ModelRegistrations, Page, Run, TrackingService } from '../tracking/index.ts';
 import { decodePageToken, encodePageToken } from '../tracking/index.ts';
 import { evaluateGate, parseGatePolicy, parseModelCard } from './gates.ts';
 import type { AliasRef, GateDecision, ManifestFile, MetricThreshold, ModelCard, ModelId, ModelVersion, PromotionGate, ProvenanceRecord, RegisteredModel, Signature, Stage, Tag, VersionStatus } from './model.ts';
@@ -183,7 +183,7 @@ function dedupeTags(tags: readonly Tag[]): Tag[] {
 
 const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
-export class RegistryService {
+export class RegistryService implements ModelRegistrations {
   private readonly store: Store;
   private readonly audit: AuditLog;
   private readonly clock: Clock;
@@ -489,6 +489,21 @@ export class RegistryService {
   }
 
   /** The newest version in each of the given stages (all stages when none are given). */
+  /** Versions made from these MLflow 3.x logged models (tracking's `ModelRegistrations` port), by model name and version. */
+  async ofLoggedModels(projectId: ProjectId, loggedModelIds: readonly string[]): Promise<{ loggedModelId: string; name: string; version: number }[]> {
+    if (loggedModelIds.length === 0) return [];
+    const rows = await this.store.db
+      .selectFrom('model_versions as v')
+      .innerJoin('registered_models as r', 'r.id', 'v.model_id')
+      .select(['v.logged_model_id', 'r.name', 'v.version'])
+      .where('v.project_id', '=', projectId)
+      .where('v.logged_model_id', 'in', loggedModelIds)
+      .orderBy('r.name')
+      .orderBy('v.version')
+      .execute();
+    return rows.map((r) => ({ loggedModelId: r.logged_model_id ?? '', name: r.name, version: Number(r.version) }));
+  }
+
   async latestVersions(projectId: ProjectId, name: string, stages: readonly Stage[]): Promise<ModelVersion[]> {
     const m = await this.modelRow(this.store.db, projectId, name);
     const want = stages.length === 0 ? STAGES : stages;

@@ -13,7 +13,7 @@ export { artifactRoutes, listingJson, DIGEST_HEADER } from './artifact-routes.ts
 export type { ArtifactRoutesDeps } from './artifact-routes.ts';
 export { serveRunArtifact } from './artifact-http.ts';
 export type { ArtifactResponse } from './artifact-http.ts';
-export { LoggedModels, randomLoggedModelIds, loggedModelArtifactUriOf, noLoggedModel, LOGGED_MODEL_STATUSES, FINAL_LOGGED_MODEL_STATUSES, LOGGED_MODEL_ID_PATTERN, LOGGED_MODEL_LIMITS } from './logged-models.ts';
+export { LoggedModels, NO_REGISTRATIONS, randomLoggedModelIds, loggedModelArtifactUriOf, noLoggedModel, LOGGED_MODEL_STATUSES, FINAL_LOGGED_MODEL_STATUSES, LOGGED_MODEL_ID_PATTERN, LOGGED_MODEL_LIMITS } from './logged-models.ts';
 export type {
   LoggedModel,
   LoggedModelId,
@@ -26,6 +26,7 @@ export type {
   LoggedModelIds,
   LoggedModelOrderBy,
   ModelMetricInput,
+  ModelRegistrations,
   ModelOutput,
   RunModels,
   CreateLoggedModelInput,

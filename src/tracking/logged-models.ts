@@ -160,6 +160,19 @@ function validateName(name: string): string {
   return validateValue('model name', name, LOGGED_MODEL_LIMITS.nameLength);
 }
 
+
+/**
+ * Registry versions made from logged models (`LoggedModel.registrations`). The registry depends on
+ * tracking, not the other way round, so tracking asks through this port; the composition root
+ * (api/platform.ts) passes the registry's implementation.
+ */
+export interface ModelRegistrations {
+  /** The versions of the project made from these logged models, ordered by model name and version. */
+  ofLoggedModels(projectId: ProjectId, loggedModelIds: readonly string[]): Promise<readonly { readonly loggedModelId: string; readonly name: string; readonly version: number }[]>;
+}
+
+/** No registry: no model has registrations. */
+export const NO_REGISTRATIONS: ModelRegistrations = { ofLoggedModels: () => Promise.resolve([]) };
 /** Last value per key wins; order of first appearance kept. */
 function dedupeTags(tags: readonly Tag[]): Tag[] {
   const m = new Map<string, string>();
@@ -243,6 +256,7 @@ export class LoggedModels {
     private readonly store: Store,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
+    private readonly registrations: ModelRegistrations = NO_REGISTRATIONS,
     private readonly ids: LoggedModelIds = randomLoggedModelIds,
   ) {
     this.modelsOfRun = precompile(store.db, ['run_id', 'project_id', 'run_id_in', 'project_id_in'] as const, (db, p) =>
@@ -580,17 +594,7 @@ export class LoggedModels {
         .orderBy('step')
         .orderBy('timestamp')
         .execute(),
-      // Registry versions made from these models (the registry depends on tracking, so its tables
-      // are read here rather than through its service).
-      db
-        .selectFrom('model_versions as v')
-        .innerJoin('registered_models as r', 'r.id', 'v.model_id')
-        .select(['v.logged_model_id', 'r.name', 'v.version'])
-        .where('v.project_id', '=', projectId)
-        .where('v.logged_model_id', 'in', have)
-        .orderBy('r.name')
-        .orderBy('v.version')
-        .execute(),
+      this.registrations.ofLoggedModels(projectId, have),
     ]);
     const group = <T extends { model_id: string }>(xs: readonly T[]): Map<string, T[]> => {
       const m = new Map<string, T[]>();
@@ -600,7 +604,7 @@ export class LoggedModels {
     const paramsBy = group(params);
     const tagsBy = group(tags);
     const metricsBy = group(metrics);
-    const regsBy = group(registrations.map((r) => ({ model_id: r.logged_model_id ?? '', name: r.name, version: Number(r.version) })));
+    const regsBy = group(registrations.map((r) => ({ model_id: r.loggedModelId, name: r.name, version: r.version })));
     const byId = new Map<string, LoggedModel>(
       rows.map((r) => [
         r.id,
