@@ -3,16 +3,9 @@
 // admin route `POST /api/v1/admin/blobs/gc` and its one audit event.
 //
 // Each project has its own blob store (jobs' `projectBlobStores`: <blobs>/projects/<project id>),
-// and every row that names a blob names one in its own project's store. The tables that do:
-//
-//   run_artifacts.digest            (project_id, digest) indexed
-//   logged_model_artifacts.digest   (project_id, digest) indexed
-//   job_artifacts.digest            (project_id, digest) indexed (migration 0010)
-//   model_version_files.digest      digest indexed (migration 0010); the project is the version's
-//
-// model_versions.manifest_digest is not a blob: it hashes the canonical JSON of the version's file
-// list (registry/source.ts `manifestDigest`), which is never put into a store. datasets.digest is
-// MLflow's dataset fingerprint, not content of a store either.
+// and every row that names a blob names one in its own project's store. Each module that owns such
+// rows reports them (`BlobReferences`): tracking (run and logged-model artifacts), jobs (job
+// artifacts) and the registry (model version files); this file joins the three.
 //
 // A platform-wide collection also sweeps MLflow multipart uploads (api/mlflow/multipart.ts): uploads
 // past their expiry lose their rows and staged parts, and staging directories no upload names
@@ -27,89 +20,23 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Actor, AuditLog, RouteSpec } from '../access/index.ts';
 import { defineRoute } from '../access/index.ts';
-import type { BlobReferences, BlobStore, BlobTally, Digest, SweepReport } from '../blobs/index.ts';
-import { emptySweepReport, mergeAscending, sweepBlobStore } from '../blobs/index.ts';
+import type { BlobReferences, BlobStore, BlobTally, SweepReport } from '../blobs/index.ts';
+import { emptySweepReport, sweepBlobStore, unionReferences } from '../blobs/index.ts';
 import type { Clock } from '../kernel/index.ts';
 import { NAME_PATTERN, conflict, notFound } from '../kernel/index.ts';
 import type { Store } from '../store/index.ts';
+import { jobBlobReferences } from '../jobs/index.ts';
+import { registryBlobReferences } from '../registry/index.ts';
+import { trackingBlobReferences } from '../tracking/index.ts';
 import type { MultipartSweepReport } from './mlflow/index.ts';
 import { multipartStaging, sweepMultipartUploads } from './mlflow/index.ts';
 
 /** Default grace period: an upload's blob is at least this old before an unreferenced one may go. */
 export const DEFAULT_GRACE_SECONDS = 24 * 3600;
-/** Digests read per query of the mark. */
-const MARK_PAGE = 1000;
 
-type Db = Store['db'];
-
-/**
- * Keyset-paged distinct digests, ascending: one table's part of a project's mark. The merge with
- * the store's listing compares in JavaScript; digests are 'sha256:' and lower-case hex, which every
- * collation orders as bytes do. Were one not to, the mark would only miss references (never invent
- * them), and the per-candidate re-check would still keep every blob a row names.
- */
-async function* pagedDigests(page: (after: string, limit: number) => Promise<readonly { digest: string }[]>): AsyncGenerator<string> {
-  let after = '';
-  for (;;) {
-    const rows = await page(after, MARK_PAGE);
-    for (const r of rows) yield r.digest;
-    const last = rows.at(-1);
-    if (rows.length < MARK_PAGE || last === undefined) return;
-    after = last.digest;
-  }
-}
-
-/** The rows that name blobs of one project's store, as the sweep asks about them. */
-export function projectBlobReferences(db: Db, projectId: string): BlobReferences {
-  return {
-    referencedDigests: () =>
-      mergeAscending([
-        pagedDigests((after, limit) =>
-          db.selectFrom('run_artifacts').select('digest').distinct().where('project_id', '=', projectId).where('digest', '>', after).orderBy('digest').limit(limit).execute(),
-        ),
-        pagedDigests((after, limit) =>
-          db.selectFrom('logged_model_artifacts').select('digest').distinct().where('project_id', '=', projectId).where('digest', '>', after).orderBy('digest').limit(limit).execute(),
-        ),
-        pagedDigests((after, limit) =>
-          db.selectFrom('job_artifacts').select('digest').distinct().where('project_id', '=', projectId).where('digest', '>', after).orderBy('digest').limit(limit).execute(),
-        ),
-        pagedDigests((after, limit) =>
-          db
-            .selectFrom('model_version_files as f')
-            .innerJoin('model_versions as v', (j) => j.onRef('v.model_id', '=', 'f.model_id').onRef('v.version', '=', 'f.version'))
-            .select('f.digest')
-            .distinct()
-            .where('v.project_id', '=', projectId)
-            .where('f.digest', '>', after)
-            .orderBy('f.digest')
-            .limit(limit)
-            .execute(),
-        ),
-      ]),
-    async isReferenced(digest: Digest): Promise<boolean> {
-      const row = await db
-        .selectNoFrom((eb) =>
-          eb
-            .or([
-              eb.exists(eb.selectFrom('run_artifacts').select('digest').where('project_id', '=', projectId).where('digest', '=', digest)),
-              eb.exists(eb.selectFrom('logged_model_artifacts').select('digest').where('project_id', '=', projectId).where('digest', '=', digest)),
-              eb.exists(eb.selectFrom('job_artifacts').select('digest').where('project_id', '=', projectId).where('digest', '=', digest)),
-              eb.exists(
-                eb
-                  .selectFrom('model_version_files as f')
-                  .innerJoin('model_versions as v', (j) => j.onRef('v.model_id', '=', 'f.model_id').onRef('v.version', '=', 'f.version'))
-                  .select('f.digest')
-                  .where('v.project_id', '=', projectId)
-                  .where('f.digest', '=', digest),
-              ),
-            ])
-            .as('hit'),
-        )
-        .executeTakeFirstOrThrow();
-      // SQLite answers 0/1, PostgreSQL a boolean.
-      return row.hit === true || Number(row.hit) === 1;
-    },
-  };
+/** The rows that name blobs of one project's store, as the sweep asks about them: each module reports its own. */
+export function projectBlobReferences(db: Store['db'], projectId: string): BlobReferences {
+  return unionReferences([trackingBlobReferences(db, projectId), jobBlobReferences(db, projectId), registryBlobReferences(db, projectId)]);
 }
 
 export interface BlobGcOptions {

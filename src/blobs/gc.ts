@@ -189,3 +189,39 @@ export async function* mergeAscending(streams: readonly AsyncIterable<string>[])
     for (const it of its) await it.return?.();
   }
 }
+
+/** Digests read per query when a mark pages through a table. */
+export const MARK_PAGE = 1000;
+
+/**
+ * Keyset-paged distinct digests, ascending: one table's part of a store's mark. `page(after, limit)`
+ * returns up to `limit` distinct digests greater than `after`, ascending. Digests are 'sha256:' and
+ * lower-case hex, which every collation orders as bytes do; were one not to, the mark would only
+ * miss references (never invent them), and the per-candidate re-check still keeps every blob a row
+ * names.
+ */
+export async function* pagedDigests(page: (after: string, limit: number) => Promise<readonly { digest: string }[]>): AsyncGenerator<string> {
+  let after = '';
+  for (;;) {
+    const rows = await page(after, MARK_PAGE);
+    for (const r of rows) yield r.digest;
+    const last = rows.at(-1);
+    if (rows.length < MARK_PAGE || last === undefined) return;
+    after = last.digest;
+  }
+}
+
+/**
+ * The references of several owners of one store as one: their digests merged (ascending), and a
+ * digest referenced when any owner names it. Each module reports the rows it owns (tracking, jobs,
+ * registry); the composition root joins them.
+ */
+export function unionReferences(parts: readonly BlobReferences[]): BlobReferences {
+  return {
+    referencedDigests: () => mergeAscending(parts.map((p) => p.referencedDigests())),
+    async isReferenced(digest: Digest): Promise<boolean> {
+      for (const p of parts) if (await p.isReferenced(digest)) return true;
+      return false;
+    },
+  };
+}

@@ -21,9 +21,12 @@ export {
   type SweepOptions,
   type SweepReport,
   MAX_SWEEP_ERRORS,
+  MARK_PAGE,
   emptySweepReport,
   mergeAscending,
+  pagedDigests,
   sweepBlobStore,
+  unionReferences,
 } from './gc.ts';
 export {
   type ArtifactPath,

@@ -32,3 +32,4 @@ export { JobArtifacts, projectBlobStores, ARTIFACT_LIMITS } from './artifacts.ts
 export type { JobRoutesDeps } from './routes.ts';
 export { startControllers } from './controllers.ts';
 export type { Controllers, ControllerOptions } from './controllers.ts';
+export { jobBlobReferences } from './blob-references.ts';

@@ -14,3 +14,4 @@ export { verifyProvenance, PROVENANCE_ACTION, jsonMetricValue } from './provenan
 export type { ProvenanceBundle, ProvenanceVerdict, ProvenanceCheck } from './provenance.ts';
 export { registryRoutes, REGISTRY_ACTIONS, versionJson, modelJson } from './routes.ts';
 export type { RegistryRoutesDeps } from './routes.ts';
+export { registryBlobReferences } from './blob-references.ts';

@@ -37,3 +37,4 @@ export { LoggedModelArtifacts } from './logged-model-artifacts.ts';
 export type { LoggedModelArtifactRoot } from './logged-model-artifacts.ts';
 export { parseLoggedModelFilter } from './search-filter.ts';
 export type { LoggedModelClause } from './search-filter.ts';
+export { trackingBlobReferences } from './blob-references.ts';
