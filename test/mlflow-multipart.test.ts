@@ -360,8 +360,12 @@ for (const kind of databaseKinds) {
       const { root } = await c.newRun(saA);
       const { id, urls } = await created(root, 'late.bin', 2);
       assert.equal((await c.putPart(urls[0] as string, randomBytes(100))).status, 200);
+      // An upload whose complete is still running when it expires is left to that complete.
+      const held = await created(root, 'held.bin', 1);
       offset = 25 * 3600 * 1000;
       try {
+        const uploads = new MlflowMultipartUploads(tp.platform.store, clock, multipartStaging(tp.platform.paths.blobs));
+        await uploads.claim({ projectId: projectA as never, kind: 'run', targetId: root.split('/')[1] as string, experimentId: root.split('/')[0] as string, path: 'held.bin' as never, id: held.id, numParts: 1, createdAt: 0, expiresAt: 0 });
         mlflowErr(await c.putPart(urls[1] as string, randomBytes(100)), 403, 'PERMISSION_DENIED');
         mlflowErr(await c.complete(root, 'late.bin', id, [{ part_number: 1, etag: 'x' }], saA), 404, 'RESOURCE_DOES_NOT_EXIST');
         const dry = await tp.call('POST', '/api/v1/admin/blobs/gc', { body: { dryRun: true } });
@@ -372,6 +376,8 @@ for (const kind of databaseKinds) {
         assert.equal(gc.status, 200, gc.text);
         assert.ok((gc.body as Json)['multipartUploads']['expired'] >= 1);
         assert.ok((gc.body as Json)['multipartUploads']['bytes'] >= 100);
+        assert.ok(existsSync(stagingDir(held.id)), 'a claimed upload is not swept');
+        assert.equal(Number((await tp.platform.store.db.selectFrom('mlflow_multipart_uploads').select((eb) => eb.fn.countAll().as('n')).where('id', '=', held.id).executeTakeFirstOrThrow()).n), 1);
       } finally {
         offset = 0;
       }

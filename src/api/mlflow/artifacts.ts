@@ -325,8 +325,7 @@ export function mlflowArtifactRoutes({ tracking, artifacts, loggedModels, modelA
       mpuRoute('abort', 'MLflow AbortMultipartUpload: forgets the upload and deletes its staged parts', async (ctx) => {
         const m = requestMessage('POST', ctx);
         const upload = await multipart.forTarget(reqString(m, 'upload_id'), await uploadTargetOf(ctx, m));
-        await multipart.refuseWhileCompleting(upload, 'abort after it fails, or let it finish');
-        await multipart.discard(upload.id);
+        await multipart.abort(upload);
         return {};
       }),
       defineRoute({

@@ -27,7 +27,8 @@ import type { ArtifactPath } from '../../blobs/index.ts';
 import { PartStaging } from '../../blobs/index.ts';
 import type { Clock, ProjectId } from '../../kernel/index.ts';
 import { StrataError, badRequest, forbidden } from '../../kernel/index.ts';
-import type { MlflowMultipartUploadsTable, Store } from '../../store/index.ts';
+import type { ExpressionBuilder } from 'kysely';
+import type { Database, MlflowMultipartUploadsTable, Store } from '../../store/index.ts';
 import { RUN_ARTIFACT_LIMITS } from '../../tracking/index.ts';
 import type { Message } from './protocol.ts';
 import { optInt, reqString } from './protocol.ts';
@@ -199,11 +200,28 @@ export class MlflowMultipartUploads {
     await this.store.db.updateTable('mlflow_multipart_uploads').set({ completing_at: null }).where('id', '=', id).execute();
   }
 
-  /** 409 while a complete of `upload` runs (an abort must not pull its parts away). */
-  async refuseWhileCompleting(upload: MultipartUpload, what: string): Promise<void> {
-    const r = await this.row(upload.id);
-    if (r === undefined) throw noUpload(upload.id);
-    if (this.completing(r)) throw beingCompleted(upload.id, what);
+  /**
+   * AbortMultipartUpload: forgets the upload and removes its staged parts — unless a complete holds
+   * it (409: the delete is conditional on no live claim, so it cannot slip in between a claim and
+   * the join on either database).
+   */
+  async abort(upload: MultipartUpload): Promise<void> {
+    const now = this.clock.now();
+    const gone = await this.store.transaction(async (tx) => {
+      const r = await tx
+        .deleteFrom('mlflow_multipart_uploads')
+        .where('id', '=', upload.id)
+        .where((eb) => eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', now - this.limits.claimStaleMs)]))
+        .executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) return false;
+      await tx.deleteFrom('mlflow_multipart_parts').where('upload_id', '=', upload.id).execute();
+      return true;
+    });
+    if (!gone) {
+      if ((await this.row(upload.id)) === undefined) throw noUpload(upload.id);
+      throw beingCompleted(upload.id, 'abort after it fails, or let it finish');
+    }
+    await this.staging.remove(upload.id);
   }
 
   private completing(r: UploadRow): boolean {
@@ -310,7 +328,7 @@ export class MlflowMultipartUploads {
     return this.staging.concat(upload.id, parts);
   }
 
-  /** Forgets an upload and removes its staged parts (complete, once the file is recorded; abort). */
+  /** Forgets an upload and removes its staged parts (complete, once the file is recorded). */
   async discard(id: string): Promise<void> {
     await this.store.transaction(async (tx) => {
       await tx.deleteFrom('mlflow_multipart_parts').where('upload_id', '=', id).execute();
@@ -335,7 +353,9 @@ export interface MultipartSweepReport {
  * last touched before `orphanCutoff`. The blob collector runs it (api/blob-gc.ts).
  */
 export async function sweepMultipartUploads(store: Store, staging: PartStaging, options: { readonly now: number; readonly orphanCutoff: number; readonly dryRun: boolean }): Promise<MultipartSweepReport> {
-  const expiredIds = (await store.db.selectFrom('mlflow_multipart_uploads').select('id').where('expires_at', '<', options.now).execute()).map((r) => r.id);
+  // An expired upload a complete still holds (it started before the expiry) is left to that complete.
+  const unclaimed = (eb: ExpressionBuilder<Database, 'mlflow_multipart_uploads'>) => eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', options.now - MULTIPART_LIMITS.claimStaleMs)]);
+  const expiredIds = (await store.db.selectFrom('mlflow_multipart_uploads').select('id').where('expires_at', '<', options.now).where(unclaimed).execute()).map((r) => r.id);
   const expired = new Set(expiredIds);
   const entries = await staging.list();
   const bytesOf = new Map(entries.map((e) => [e.uploadId, e.bytes]));
@@ -355,11 +375,13 @@ export async function sweepMultipartUploads(store: Store, staging: PartStaging, 
   for (const id of [...expired, ...orphans]) bytes += bytesOf.get(id) ?? 0;
   if (!options.dryRun) {
     for (const id of expired) {
-      await store.transaction(async (tx) => {
+      const gone = await store.transaction(async (tx) => {
+        const r = await tx.deleteFrom('mlflow_multipart_uploads').where('id', '=', id).where('expires_at', '<', options.now).where(unclaimed).executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) return false;
         await tx.deleteFrom('mlflow_multipart_parts').where('upload_id', '=', id).execute();
-        await tx.deleteFrom('mlflow_multipart_uploads').where('id', '=', id).where('expires_at', '<', options.now).execute();
+        return true;
       });
-      await staging.remove(id);
+      if (gone) await staging.remove(id);
     }
     for (const id of orphans) await staging.remove(id);
   }
