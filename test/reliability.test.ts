@@ -455,6 +455,39 @@ for (const kind of databaseKinds) {
       });
     }
 
+    if (kind === 'postgres') {
+      test('a drain racing a scheduling cycle: what the cycle placed on the node is requeued, never left on a draining node', { timeout: 60000 }, async () => {
+        const tp = await startTestPlatform('postgres', { leaseSeconds: 30 });
+        try {
+          const n = await tp.call('POST', '/api/v1/nodes', { body: { name: 'drain-race' } });
+          const nodeToken = String((n.body as Json)['token']);
+          const reg = { name: 'drain-race', region: 'local', pool: 'local-cpu', capacity: { cpuMillis: 100000, memoryBytes: 2 ** 40, devices: 0 }, labels: {}, version: 'test' };
+          const nodeId = String(((await tp.call('POST', '/api/v1/agent/register', { token: nodeToken, body: reg })).body as Json)['id']);
+          // A scheduling cycle in flight: it holds the scheduler lock, read the node as ready, and
+          // places a job there; the node's drain arrives before it commits.
+          const cycle = new pg.Client({ connectionString: tp.platform.config.databaseUrl as string });
+          await cycle.connect();
+          await cycle.query('BEGIN');
+          await cycle.query(`SELECT pg_advisory_xact_lock(hashtext('strata.scheduler'))`);
+          const sub = await tp.call('POST', '/api/v1/projects/default/jobs', { body: { name: 'drain-race', command: ['true'], maxAttempts: 1, resources: { cpu: '100m', memory: '32Mi' } } });
+          assert.equal(sub.status, 201, sub.text);
+          const job = String((sub.body as Json)['id']);
+          await cycle.query(`UPDATE jobs SET state = 'placed', node_id = $2 WHERE id = $1 AND state = 'queued'`, [job, nodeId]);
+          const draining = tp.call('POST', `/api/v1/agent/nodes/${nodeId}/drain`, { token: nodeToken });
+          await sleep(500); // the drain now waits for the cycle
+          await cycle.query('COMMIT');
+          await cycle.end();
+          const drained = await draining;
+          assert.equal(drained.status, 200, drained.text);
+          assert.equal((drained.body as Json)['requeued'], 1, drained.text);
+          const after = (await tp.call('GET', `/api/v1/projects/default/jobs/${job}`)).body as Json;
+          assert.equal(after['state'], 'queued', JSON.stringify(after));
+        } finally {
+          await tp.close();
+        }
+      });
+    }
+
     test('graceful shutdown: SIGTERM stops claiming, the running job finishes and is reported; new work goes elsewhere', { timeout: 120000 }, async (t) => {
       const privatePg = kind === 'postgres' ? await startPrivatePostgres() : undefined;
       const c = new Cluster(privatePg === undefined ? undefined : { name: 'postgres', url: privatePg.url, drop: () => Promise.resolve(privatePg.stop()) });

@@ -58,6 +58,15 @@ type JobRow = {
 /** MASTER_PORT of a gang: the lowest port from here not used by another live gang whose rank 0 shares the node. */
 export const GANG_PORT_BASE = 29500;
 
+/**
+ * Taken (PostgreSQL advisory lock; SQLite transactions are serial anyway) by every scheduling cycle
+ * and by every transaction that takes a node out of service (drain, reclaim, lost). A cycle reads
+ * the ready nodes at its start and places jobs at its end; without the lock, a drain committing in
+ * between requeued nothing and the cycle then placed work on the draining node, where no agent
+ * would lease it.
+ */
+const SCHEDULER_LOCK = 'strata.scheduler';
+
 export class JobService {
   readonly leaseSeconds: number;
   private readonly nodeTimeoutMs: number;
@@ -336,7 +345,7 @@ export class JobService {
   async placementTick(): Promise<number> {
     const now = this.clock.now();
     const placements = await this.store.transaction(async (tx) => {
-      await this.store.lock(tx, 'strata.scheduler');
+      await this.store.lock(tx, SCHEDULER_LOCK);
       const queued = await tx.selectFrom('jobs').select(['id', 'project_id', 'spec', 'created_at', 'reason']).where('state', '=', 'queued').where('next_run_at', '<=', this.iso(now)).orderBy('priority', 'desc').orderBy('created_at').limit(500).execute();
       if (queued.length === 0) return [];
       const fresh = this.iso(now - this.nodeTimeoutMs);
@@ -476,7 +485,9 @@ export class JobService {
 
   /** The agent is stopping: place nothing more on the node and requeue what was placed but not started. */
   async drainNode(node: NodeInfo, actor: Actor): Promise<{ requeued: number }> {
-    return this.store.transaction(async (tx) => {
+    const out = await this.store.transaction(async (tx) => {
+      // After any scheduling cycle that read this node as ready: what it placed here is requeued below.
+      await this.store.lock(tx, SCHEDULER_LOCK);
       await tx.updateTable('nodes').set({ state: 'draining' }).where('id', '=', node.id).execute();
       await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.drain', resource: `node/${node.id}`, details: { name: node.name } });
       const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
@@ -484,6 +495,9 @@ export class JobService {
       const gangs = await this.requeueUnstartedReplicas(tx, node.id, `node ${node.name} is draining`, actor);
       return { requeued: placed.length + gangs };
     });
+    // What went back to the queue is placed elsewhere now, not at the next timed cycle.
+    if (out.requeued > 0) this.signals.emit('kick');
+    return out;
   }
 
   /**
@@ -520,6 +534,7 @@ export class JobService {
    */
   async reclaimNode(node: NodeInfo, actor: Actor, why: string): Promise<{ requeued: number; stopping: number }> {
     const out = await this.store.transaction(async (tx) => {
+      await this.store.lock(tx, SCHEDULER_LOCK);
       await tx.updateTable('nodes').set({ state: 'draining' }).where('id', '=', node.id).execute();
       await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.reclaim', resource: `node/${node.id}`, details: { name: node.name, reason: why } });
       const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
@@ -924,6 +939,7 @@ export class JobService {
     const lost = await this.store.db.selectFrom('nodes').select(['id', 'name']).where('state', '=', 'ready').where('heartbeat_at', '<', stale).execute();
     for (const n of lost) {
       await this.store.transaction(async (tx) => {
+        await this.store.lock(tx, SCHEDULER_LOCK);
         await tx.updateTable('nodes').set({ state: 'lost' }).where('id', '=', n.id).where('heartbeat_at', '<', stale).execute();
         await this.audit.append(tx, { actor: 'system', requestId: null, action: 'node.lost', resource: `node/${n.id}`, details: { name: n.name } });
         const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', n.id).where('state', '=', 'placed').execute();
