@@ -27,6 +27,7 @@ import pg from 'pg';
 import { databaseKinds } from './support/databases.ts';
 import { startPrivatePostgres } from './support/private-postgres.ts';
 import { startTestPlatform } from './support/platform.ts';
+import type { TestPlatform } from './support/platform.ts';
 import type { TestDatabase } from './support/databases.ts';
 import { api, killHard, readAdminToken, runCli, seededRandom, sleep, startAgentProcess, startServerProcess, stopProcess, waitForOutput } from './support/strata-processes.ts';
 import type { Child, ServerProcess } from './support/strata-processes.ts';
@@ -417,14 +418,19 @@ for (const kind of databaseKinds) {
       }
     });
 
+    /** A node registered over the API with ample capacity, driven by the test itself (no agent process). */
+    const registerNode = async (tp: TestPlatform, name: string): Promise<{ nodeId: string; nodeToken: string }> => {
+      const n = await tp.call('POST', '/api/v1/nodes', { body: { name } });
+      const nodeToken = String((n.body as Json)['token']);
+      const reg = { name, region: 'local', pool: 'local-cpu', capacity: { cpuMillis: 100000, memoryBytes: 2 ** 40, devices: 0 }, labels: {}, version: 'test' };
+      return { nodeId: String(((await tp.call('POST', '/api/v1/agent/register', { token: nodeToken, body: reg })).body as Json)['id']), nodeToken };
+    };
+
     if (kind === 'postgres') {
       test('stale-worker fencing under a concurrent rescue: the lost holder\'s completion changes nothing (T3)', { timeout: 60000 }, async () => {
         const tp = await startTestPlatform('postgres', { leaseSeconds: 30 });
         try {
-          const n = await tp.call('POST', '/api/v1/nodes', { body: { name: 'race-node' } });
-          const nodeToken = String((n.body as Json)['token']);
-          const reg = { name: 'race', region: 'local', pool: 'local-cpu', capacity: { cpuMillis: 100000, memoryBytes: 2 ** 40, devices: 0 }, labels: {}, version: 'test' };
-          const nodeId = String(((await tp.call('POST', '/api/v1/agent/register', { token: nodeToken, body: reg })).body as Json)['id']);
+          const { nodeId, nodeToken } = await registerNode(tp, 'race');
           const sub = await tp.call('POST', '/api/v1/projects/default/jobs', { body: { name: 'race', command: ['true'], maxAttempts: 3, resources: { cpu: '100m', memory: '32Mi' } } });
           const job = String((sub.body as Json)['id']);
           let a1: Json | undefined;
@@ -459,10 +465,7 @@ for (const kind of databaseKinds) {
       test('a drain racing a scheduling cycle: what the cycle placed on the node is requeued, never left on a draining node', { timeout: 60000 }, async () => {
         const tp = await startTestPlatform('postgres', { leaseSeconds: 30 });
         try {
-          const n = await tp.call('POST', '/api/v1/nodes', { body: { name: 'drain-race' } });
-          const nodeToken = String((n.body as Json)['token']);
-          const reg = { name: 'drain-race', region: 'local', pool: 'local-cpu', capacity: { cpuMillis: 100000, memoryBytes: 2 ** 40, devices: 0 }, labels: {}, version: 'test' };
-          const nodeId = String(((await tp.call('POST', '/api/v1/agent/register', { token: nodeToken, body: reg })).body as Json)['id']);
+          const { nodeId, nodeToken } = await registerNode(tp, 'drain-race');
           // A scheduling cycle in flight: it holds the scheduler lock, read the node as ready, and
           // places a job there; the node's drain arrives before it commits.
           const cycle = new pg.Client({ connectionString: tp.platform.config.databaseUrl as string });
