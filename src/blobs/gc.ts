@@ -191,7 +191,7 @@ export async function* mergeAscending(streams: readonly AsyncIterable<string>[])
 }
 
 /** Digests read per query when a mark pages through a table. */
-export const MARK_PAGE = 1000;
+const MARK_PAGE = 1000;
 
 /**
  * Keyset-paged distinct digests, ascending: one table's part of a store's mark. `page(after, limit)`

@@ -21,7 +21,6 @@ export {
   type SweepOptions,
   type SweepReport,
   MAX_SWEEP_ERRORS,
-  MARK_PAGE,
   emptySweepReport,
   mergeAscending,
   pagedDigests,

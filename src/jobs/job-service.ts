@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { EventEmitter } from 'node:events';
-import type { Actor, AuditLog, Project, SecretsService } from '../access/index.ts';
+import type { Actor, AuditInput, AuditLog, Project, SecretsService } from '../access/index.ts';
 import type { CarbonSignal, ComputeConfig, EnergySample } from '../compute/index.ts';
 import { createCarbonSignal, integrateEmissions } from '../compute/index.ts';
 import type { AttemptId, Clock, IdGenerator, JobId, NodeId, PrincipalId, TeamId } from '../kernel/index.ts';
@@ -486,18 +486,32 @@ export class JobService {
   /** The agent is stopping: place nothing more on the node and requeue what was placed but not started. */
   async drainNode(node: NodeInfo, actor: Actor): Promise<{ requeued: number }> {
     const out = await this.store.transaction(async (tx) => {
-      // After any scheduling cycle that read this node as ready: what it placed here is requeued below.
-      await this.store.lock(tx, SCHEDULER_LOCK);
-      await tx.updateTable('nodes').set({ state: 'draining' }).where('id', '=', node.id).execute();
-      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.drain', resource: `node/${node.id}`, details: { name: node.name } });
-      const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
-      for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${node.name} is draining`, actor, { node_id: null });
-      const gangs = await this.requeueUnstartedReplicas(tx, node.id, `node ${node.name} is draining`, actor);
-      return { requeued: placed.length + gangs };
+      const audit = { actor: actorId(actor), requestId: actor.requestId, action: 'node.drain', resource: `node/${node.id}`, details: { name: node.name } };
+      return { requeued: await this.takeOutOfService(tx, node, 'draining', audit, `node ${node.name} is draining`, actor) };
     });
     // What went back to the queue is placed elsewhere now, not at the next timed cycle.
     if (out.requeued > 0) this.signals.emit('kick');
     return out;
+  }
+
+  /**
+   * The one way a node leaves service (drain, reclaim, lost), inside `tx`: under the scheduler lock,
+   * so it comes after any scheduling cycle that read the node as ready, and what that cycle placed
+   * there is requeued here with the rest. Sets the node's state, audits the change, and sends back
+   * to the queue every job, and every gang replica, placed there but not started. Returns how many
+   * jobs went back. `staleBefore` (lost): the state changes only while the node's last heartbeat is
+   * still older than that.
+   */
+  private async takeOutOfService(tx: Tx, node: { readonly id: string; readonly name: string }, state: 'draining' | 'lost', audit: AuditInput, why: { readonly job: string; readonly replica: string } | string, actor: Actor, staleBefore?: string): Promise<number> {
+    await this.store.lock(tx, SCHEDULER_LOCK);
+    let update = tx.updateTable('nodes').set({ state }).where('id', '=', node.id);
+    if (staleBefore !== undefined) update = update.where('heartbeat_at', '<', staleBefore);
+    await update.execute();
+    await this.audit.append(tx, audit);
+    const reasons = typeof why === 'string' ? { job: why, replica: why } : why;
+    const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
+    for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', reasons.job, actor, { node_id: null });
+    return placed.length + (await this.requeueUnstartedReplicas(tx, node.id, reasons.replica, actor));
   }
 
   /**
@@ -534,12 +548,8 @@ export class JobService {
    */
   async reclaimNode(node: NodeInfo, actor: Actor, why: string): Promise<{ requeued: number; stopping: number }> {
     const out = await this.store.transaction(async (tx) => {
-      await this.store.lock(tx, SCHEDULER_LOCK);
-      await tx.updateTable('nodes').set({ state: 'draining' }).where('id', '=', node.id).execute();
-      await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'node.reclaim', resource: `node/${node.id}`, details: { name: node.name, reason: why } });
-      const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', node.id).where('state', '=', 'placed').execute();
-      for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${node.name} is being reclaimed (${why})`, actor, { node_id: null });
-      const gangs = await this.requeueUnstartedReplicas(tx, node.id, `node ${node.name} is being reclaimed (${why})`, actor);
+      const audit = { actor: actorId(actor), requestId: actor.requestId, action: 'node.reclaim', resource: `node/${node.id}`, details: { name: node.name, reason: why } };
+      const requeued = await this.takeOutOfService(tx, node, 'draining', audit, `node ${node.name} is being reclaimed (${why})`, actor);
       const live = await tx
         .selectFrom('attempts')
         .innerJoin('jobs', 'jobs.id', 'attempts.job_id')
@@ -556,7 +566,7 @@ export class JobService {
         stopping += 1;
         await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'job.preempt', resource: `project/${j.project_id}/job/${j.id}`, project: j.project_id, details: { node: node.id, reason: `spot capacity reclaimed: ${why}` } });
       }
-      return { requeued: placed.length + gangs, stopping };
+      return { requeued, stopping };
     });
     this.signals.emit('kick');
     return out;
@@ -939,12 +949,8 @@ export class JobService {
     const lost = await this.store.db.selectFrom('nodes').select(['id', 'name']).where('state', '=', 'ready').where('heartbeat_at', '<', stale).execute();
     for (const n of lost) {
       await this.store.transaction(async (tx) => {
-        await this.store.lock(tx, SCHEDULER_LOCK);
-        await tx.updateTable('nodes').set({ state: 'lost' }).where('id', '=', n.id).where('heartbeat_at', '<', stale).execute();
-        await this.audit.append(tx, { actor: 'system', requestId: null, action: 'node.lost', resource: `node/${n.id}`, details: { name: n.name } });
-        const placed = await tx.selectFrom('jobs').select(['id', 'project_id']).where('node_id', '=', n.id).where('state', '=', 'placed').execute();
-        for (const j of placed) await this.transition(tx, j.id, j.project_id, ['placed'], 'queued', `node ${n.name} stopped heartbeating before it started the job`, SYSTEM, { node_id: null });
-        await this.requeueUnstartedReplicas(tx, n.id, `node ${n.name} stopped heartbeating before it started its replica`, SYSTEM);
+        const why = { job: `node ${n.name} stopped heartbeating before it started the job`, replica: `node ${n.name} stopped heartbeating before it started its replica` };
+        await this.takeOutOfService(tx, n, 'lost', { actor: 'system', requestId: null, action: 'node.lost', resource: `node/${n.id}`, details: { name: n.name } }, why, SYSTEM, stale);
       });
     }
     return rescued;

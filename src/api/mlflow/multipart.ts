@@ -98,6 +98,12 @@ const bareEtag = (e: string): string => e.trim().replace(/^W\//, '').replace(/^"
 /** A stored upload as read back: PostgreSQL returns its bigint columns as strings. */
 type UploadRow = Omit<MlflowMultipartUploadsTable, 'created_by' | 'num_parts' | 'created_at' | 'expires_at' | 'completing_at'> & { num_parts: number | string; created_at: number | string; expires_at: number | string; completing_at: number | string | null };
 
+/** Uploads no complete holds: no claim, or one taken before `staleBefore` (its server died). */
+const unclaimed =
+  (staleBefore: number) =>
+  (eb: ExpressionBuilder<Database, 'mlflow_multipart_uploads'>) =>
+    eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', staleBefore)]);
+
 /** 409 RESOURCE_CONFLICT: a complete of the upload is running. */
 const beingCompleted = (id: string, what: string): StrataError =>
   new StrataError('conflict', `Multipart upload ${id} is being completed by another request: ${what}`, { details: { upload_id: id, busy: true } });
@@ -188,7 +194,7 @@ export class MlflowMultipartUploads {
       .updateTable('mlflow_multipart_uploads')
       .set({ completing_at: now })
       .where('id', '=', upload.id)
-      .where((eb) => eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', now - this.limits.claimStaleMs)]))
+      .where(unclaimed(now - this.limits.claimStaleMs))
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) === 1) return;
     if ((await this.row(upload.id)) === undefined) throw noUpload(upload.id);
@@ -211,7 +217,7 @@ export class MlflowMultipartUploads {
       const r = await tx
         .deleteFrom('mlflow_multipart_uploads')
         .where('id', '=', upload.id)
-        .where((eb) => eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', now - this.limits.claimStaleMs)]))
+        .where(unclaimed(now - this.limits.claimStaleMs))
         .executeTakeFirst();
       if (Number(r.numDeletedRows) === 0) return false;
       await tx.deleteFrom('mlflow_multipart_parts').where('upload_id', '=', upload.id).execute();
@@ -224,8 +230,9 @@ export class MlflowMultipartUploads {
     await this.staging.remove(upload.id);
   }
 
-  private completing(r: UploadRow): boolean {
-    return r.completing_at !== null && r.completing_at !== undefined && Number(r.completing_at) >= this.clock.now() - this.limits.claimStaleMs;
+  /** Whether a complete holds the upload whose `completing_at` this is (a stale claim does not). */
+  private completing(completingAt: number | string | null): boolean {
+    return completingAt !== null && Number(completingAt) >= this.clock.now() - this.limits.claimStaleMs;
   }
 
   /** The query string of part `part`'s presigned URL. */
@@ -275,7 +282,7 @@ export class MlflowMultipartUploads {
       if (still === undefined) return false;
       // A complete is reading the parts it checked: this part stays out of them. Its staged file
       // is left alone (the same bytes may be a part that complete reads); discard removes it.
-      if (this.completing({ ...r, completing_at: still.completing_at ?? null })) return 'busy';
+      if (this.completing(still.completing_at)) return 'busy';
       await tx
         .insertInto('mlflow_multipart_parts')
         .values({ upload_id: id, part_number: part, etag: staged.sha256, size: staged.size, created_at: this.clock.now() })
@@ -354,8 +361,8 @@ export interface MultipartSweepReport {
  */
 export async function sweepMultipartUploads(store: Store, staging: PartStaging, options: { readonly now: number; readonly orphanCutoff: number; readonly dryRun: boolean }): Promise<MultipartSweepReport> {
   // An expired upload a complete still holds (it started before the expiry) is left to that complete.
-  const unclaimed = (eb: ExpressionBuilder<Database, 'mlflow_multipart_uploads'>) => eb.or([eb('completing_at', 'is', null), eb('completing_at', '<', options.now - MULTIPART_LIMITS.claimStaleMs)]);
-  const expiredIds = (await store.db.selectFrom('mlflow_multipart_uploads').select('id').where('expires_at', '<', options.now).where(unclaimed).execute()).map((r) => r.id);
+  const free = unclaimed(options.now - MULTIPART_LIMITS.claimStaleMs);
+  const expiredIds = (await store.db.selectFrom('mlflow_multipart_uploads').select('id').where('expires_at', '<', options.now).where(free).execute()).map((r) => r.id);
   const expired = new Set(expiredIds);
   const entries = await staging.list();
   const bytesOf = new Map(entries.map((e) => [e.uploadId, e.bytes]));
@@ -376,7 +383,7 @@ export async function sweepMultipartUploads(store: Store, staging: PartStaging, 
   if (!options.dryRun) {
     for (const id of expired) {
       const gone = await store.transaction(async (tx) => {
-        const r = await tx.deleteFrom('mlflow_multipart_uploads').where('id', '=', id).where('expires_at', '<', options.now).where(unclaimed).executeTakeFirst();
+        const r = await tx.deleteFrom('mlflow_multipart_uploads').where('id', '=', id).where('expires_at', '<', options.now).where(free).executeTakeFirst();
         if (Number(r.numDeletedRows) === 0) return false;
         await tx.deleteFrom('mlflow_multipart_parts').where('upload_id', '=', id).execute();
         return true;
