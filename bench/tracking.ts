@@ -31,6 +31,7 @@ import type { LoadResult, LoadSpec } from './support/load.ts';
 import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
 import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startListening, stopChild } from './support/report.ts';
 import { startStrataServer } from './support/strata-server.ts';
+import { chunkRows } from '../src/store/metric-chunks.ts';
 
 const PROFILE_DIR = process.env['STRATA_BENCH_CPU_PROF'];
 const PHASES = ['log-batch', 'get', 'search', 'create'] as const;
@@ -333,7 +334,10 @@ function seedRuns(dbFile: string, projectId: string, experimentId: string, n: nu
   const tag = db.prepare('insert into run_tags (run_id, experiment_id, key, value) values (?, ?, ?, ?)');
   const param = db.prepare('insert into run_params (run_id, experiment_id, key, value) values (?, ?, ?, ?)');
   const latest = db.prepare('insert into run_latest_metrics (run_id, experiment_id, key, step, timestamp, value, is_nan) values (?, ?, ?, 0, ?, ?, 0)');
-  const hist = db.prepare('insert into run_metrics (run_id, key, step, timestamp, value, is_nan) values (?, ?, 0, ?, ?, 0)');
+  const hist = db.prepare('insert into run_metric_chunks (run_id, key, first_step, last_step, points, digest, data) values (?, ?, ?, ?, ?, ?, ?)');
+  const point = (id: string, key: string, timestamp: number, value: number): void => {
+    for (const c of chunkRows(id, key, [{ step: 0, timestamp, value }])) hist.run(c.run_id, c.key, c.first_step, c.last_step, c.points, c.digest, c.data);
+  };
   const t0 = 1_700_000_000_000;
   db.transaction(() => {
     for (let i = 0; i < n; i += 1) {
@@ -349,8 +353,8 @@ function seedRuns(dbFile: string, projectId: string, experimentId: string, n: nu
       const loss = 1 - acc;
       latest.run(id, experimentId, 'acc', start, acc);
       latest.run(id, experimentId, 'loss', start, loss);
-      hist.run(id, 'acc', start, acc);
-      hist.run(id, 'loss', start, loss);
+      point(id, 'acc', start, acc);
+      point(id, 'loss', start, loss);
     }
   })();
   db.close();
@@ -359,8 +363,9 @@ function seedRuns(dbFile: string, projectId: string, experimentId: string, n: nu
 function countMetrics(dbFile: string): number {
   const db = new BetterSqlite3(dbFile, { readonly: true });
   db.pragma('busy_timeout = 30000');
-  // Small batches wait in run_metrics_recent until the server moves them into run_metrics: both hold stored points.
-  const row = db.prepare('select (select count(*) from run_metrics) + (select count(*) from run_metrics_recent) as n').get() as { n: number };
+  // Small batches wait in run_metrics_recent until the server packs them into chunks: both hold stored points.
+  // (Every batch here logs new steps, so no point is stored twice.)
+  const row = db.prepare('select (select coalesce(sum(points), 0) from run_metric_chunks) + (select count(*) from run_metrics_recent) as n').get() as { n: number };
   db.close();
   return row.n;
 }

@@ -246,18 +246,22 @@ for (const kind of databaseKinds) {
       assert.equal(p3['next_page_token'], undefined);
     });
 
-    test('small batches of history move from run_metrics_recent into run_metrics in the background', async () => {
+    test('small batches of history are packed into chunks in the background once enough wait', async () => {
       const run = await newRun(await newExperiment('background-move'));
-      const count = async (table: 'run_metrics' | 'run_metrics_recent'): Promise<number> =>
-        Number((await tp.platform.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n);
-      for (let step = 0; step < 3; step += 1) ok(await post('runs/log-batch', { run_id: run, metrics: [{ key: 'a', value: step, timestamp: 1, step }, { key: 'b', value: -step, timestamp: 1, step }] }));
-      // The platform's mover runs every second; nobody reads the history here, so it is the one that moves the points.
+      const db = tp.platform.store.db;
+      const waiting = async (): Promise<number> => Number((await db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n);
+      const packed = async (): Promise<number> => Number((await db.selectFrom('run_metric_chunks').select((eb) => eb.fn.sum<number>('points').as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n ?? 0);
+      // Two steps of 500 keys: each key has one point per batch, so every point waits as a row...
+      for (let step = 0; step < 2; step += 1) ok(await post('runs/log-batch', { run_id: run, metrics: Array.from({ length: 500 }, (_, k) => ({ key: `k${k}`, value: step + k, timestamp: 1, step })) }));
+      // ...until 1,000 wait for the run: then the platform's mover packs them, one chunk per key.
       const deadline = performance.now() + 10_000;
-      while ((await count('run_metrics')) < 6 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      assert.equal(await count('run_metrics'), 6);
-      assert.equal(await count('run_metrics_recent'), 0);
-      const run2 = ok(await get('runs/get', { run_id: run }))['run']['data']['metrics'] as Json[];
-      assert.deepEqual(run2.map((m) => [m['key'], m['value']]).sort(), [['a', 2], ['b', -2]]);
+      while ((await packed()) < 1000 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await packed(), 1000);
+      assert.equal(await waiting(), 0);
+      const chunks = Number((await db.selectFrom('run_metric_chunks').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n);
+      assert.equal(chunks, 500);
+      const history = ok(await get('metrics/get-history', { run_id: run, metric_key: 'k7' }))['metrics'] as Json[];
+      assert.deepEqual(history.map((m) => [m['step'], m['value']]), [[0, 7], [1, 8]]);
     });
 
     test('limits (mlflow/utils/validation.py): batch sizes, key and value lengths, key syntax, body size', async () => {

@@ -1,5 +1,8 @@
 // Migration 0012: recent metric points, clustered by (run, step, key).
 //
+// (Since migration 0014 the history is `run_metric_chunks`, and waiting points are packed into chunks;
+// see tracking/metric-history.ts. What follows is why the table was made, for the row layout then.)
+//
 // `run_metrics` is clustered by (run, key, step) so that one metric's history is one index range.
 // A small log-batch (one step of ten metrics, what a training loop sends) then writes ten rows to
 // ten different leaf pages, and SQLite writes each of those pages to the WAL again at every commit:

@@ -224,6 +224,16 @@ export interface RunMetricsTable {
   is_nan: number;
 }
 
+export interface RunMetricChunksTable {
+  run_id: string;
+  key: string;
+  first_step: number;
+  last_step: number;
+  points: number;
+  digest: string;
+  data: Buffer;
+}
+
 export interface RunLatestMetricsTable {
   run_id: string;
   experiment_id: string;
@@ -390,8 +400,9 @@ export interface Database {
   runs: RunsTable;
   run_params: RunParamsTable;
   run_tags: RunTagsTable;
-  run_metrics: RunMetricsTable;
-  /** Recent points of small batches, moved into run_metrics in bulk (migrations-metric-staging.ts). */
+  /** Metric history, a chunk of points per (run, key, batch) (metric-chunks.ts). */
+  run_metric_chunks: RunMetricChunksTable;
+  /** Recent points of small batches, packed into chunks in bulk (migrations-metric-staging.ts). */
   run_metrics_recent: RunMetricsTable;
   run_latest_metrics: RunLatestMetricsTable;
   datasets: DatasetsTable;
@@ -452,7 +463,7 @@ export interface LoggedModelTagsTable {
   value: string;
 }
 
-/** Metric points logged with a `model_id` (the run keeps its own copy in run_metrics). */
+/** Metric points logged with a `model_id` (the run keeps its own copy in its history). */
 export interface LoggedModelMetricsTable {
   model_id: string;
   key: string;

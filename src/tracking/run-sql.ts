@@ -7,14 +7,14 @@
 // search page.
 import { CompiledQuery, sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
-import type { DialectName, Tx } from '../store/index.ts';
+import type { DialectName, MetricChunkRow, Tx } from '../store/index.ts';
 import type { Metric } from './model.ts';
 
 type Sql = RawBuilder<unknown>;
 
 /**
  * PostgreSQL: rows of (key, value, is_nan, step, timestamp) as a SELECT source for `INSERT ...
- * SELECT`, the columns as arrays read with unnest. In the history table a NaN is stored as value 0
+ * SELECT`, the columns as arrays read with unnest. In the staging table a NaN is stored as value 0
  * with is_nan 1 (MLflow's encoding, so the primary key has no NULL); in the latest table its value
  * is NULL so that no comparison ever matches it.
  */
@@ -68,20 +68,30 @@ const LATEST_CONFLICT = `on conflict (run_id, key) do update set value = exclude
     where (excluded.step, excluded.timestamp, coalesce(excluded.value, 0)) > (run_latest_metrics.step, run_latest_metrics.timestamp, coalesce(run_latest_metrics.value, 0))`;
 
 /**
- * Appends metric points to the history; exact duplicates (a replayed batch) are skipped.
- * `recent` (SQLite): into `run_metrics_recent`, which the tracking service moves into `run_metrics` in bulk.
+ * Stages metric points of small batches in `run_metrics_recent`, from where the tracking service
+ * packs them into chunks in bulk (metric-history.ts); exact duplicates (a replayed batch) are skipped.
  */
-export function insertMetricHistory(tx: Tx, dialect: DialectName, runId: string, metrics: readonly Metric[], recent = false): CompiledQuery[] {
+export function insertRecentMetrics(tx: Tx, dialect: DialectName, runId: string, metrics: readonly Metric[]): CompiledQuery[] {
   if (dialect === 'sqlite') {
     const params: unknown[] = [];
     for (const m of metrics) {
       const nan = Number.isNaN(m.value);
       params.push(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.step, m.timestamp);
     }
-    const table = recent ? 'run_metrics_recent' : 'run_metrics';
-    return valuesChunks(table, `insert into ${table} (run_id, key, value, is_nan, step, timestamp)`, 'on conflict do nothing', 6, params);
+    return valuesChunks('recent', 'insert into run_metrics_recent (run_id, key, value, is_nan, step, timestamp)', 'on conflict do nothing', 6, params);
   }
-  return [sql`insert into run_metrics (run_id, key, value, is_nan, step, timestamp) ${metricRows([runId], metrics, 'zero')} on conflict do nothing`.compile(tx)];
+  return [sql`insert into run_metrics_recent (run_id, key, value, is_nan, step, timestamp) ${metricRows([runId], metrics, 'zero')} on conflict do nothing`.compile(tx)];
+}
+
+/** Inserts history chunks; a chunk already stored (the same bytes: a replayed batch) is skipped. */
+export function insertMetricChunks(tx: Tx, dialect: DialectName, chunks: readonly MetricChunkRow[]): CompiledQuery[] {
+  if (chunks.length === 0) return [];
+  if (dialect === 'sqlite') {
+    const params: unknown[] = [];
+    for (const c of chunks) params.push(c.run_id, c.key, c.first_step, c.last_step, c.points, c.digest, c.data);
+    return valuesChunks('chunks', 'insert into run_metric_chunks (run_id, key, first_step, last_step, points, digest, data)', 'on conflict do nothing', 7, params);
+  }
+  return [tx.insertInto('run_metric_chunks').values(chunks.map((c) => ({ ...c }))).onConflict((oc) => oc.doNothing()).compile()];
 }
 
 /** Upserts the latest value per key; `metrics` must hold at most one point per key. Older points never win. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { CompiledQuery } from 'kysely';
 import { databaseKinds, freshDatabase } from '../../test/support/databases.ts';
 import type { TestDatabase } from '../../test/support/databases.ts';
@@ -14,7 +15,7 @@ import { AuditLog, audit as auditCore } from '../access/index.ts';
 import type { Actor } from '../access/index.ts';
 import type { ProjectId } from '../kernel/index.ts';
 import { ManualClock } from '../kernel/index.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, sortedUnique } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
 import { parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import { compileRunSearch } from './search-sql.ts';
@@ -143,48 +144,96 @@ for (const kind of databaseKinds) {
       await assert.rejects(svc.getExperiment(project, made.id), /No Experiment with id/); // another project's experiment reads as missing
     });
 
-    test('small batches wait in run_metrics_recent (SQLite); history reads, moves and replays see every point exactly once', async () => {
+    const countRecent = async (runId?: string): Promise<number> => {
+      let q = store.db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n'));
+      if (runId !== undefined) q = q.where('run_id', '=', runId);
+      return Number((await q.executeTakeFirstOrThrow()).n);
+    };
+    const chunksOf = async (runId: string): Promise<{ chunks: number; points: number }> => {
+      const r = await store.db.selectFrom('run_metric_chunks').select((eb) => [eb.fn.countAll<number>().as('chunks'), eb.fn.sum<number>('points').as('points')]).where('run_id', '=', runId).executeTakeFirstOrThrow();
+      return { chunks: Number(r.chunks), points: Number(r.points ?? 0) };
+    };
+
+    test('small batches wait as rows and are packed into one chunk per key; reads, packs and replays see every point exactly once', async () => {
       const exp = await svc.createExperiment(actor, project, { name: 'recent' });
       const run = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
       const other = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
-      const count = async (table: 'run_metrics' | 'run_metrics_recent', runId: string): Promise<number> =>
-        Number((await store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirstOrThrow()).n);
       const step = (s: number): { key: string; value: number; step: number; timestamp: number }[] => ['acc', 'loss', 'lr'].map((key, k) => ({ key, value: s + k / 10, step: s, timestamp: 1000 + s }));
       for (let s = 0; s < 5; s += 1) await svc.logBatch(project, run, { metrics: step(s) });
       await svc.logBatch(project, other, { metrics: step(0) });
       // A replay of a batch before anything moved: nothing twice.
       await svc.logBatch(project, run, { metrics: step(4) });
-      if (kind === 'sqlite') {
-        assert.equal(await count('run_metrics_recent', run), 15, 'one step of three keys is a small batch: it waits');
-        assert.equal(await count('run_metrics', run), 0);
-      } else {
-        assert.equal(await count('run_metrics', run), 15, 'PostgreSQL writes history directly');
-      }
-      // Reading a run's history moves that run's points first, and only that run's.
+      assert.equal(await countRecent(run), 15, 'one step of three keys is a small batch: it waits');
+      assert.deepEqual(await chunksOf(run), { chunks: 0, points: 0 });
+      // Waiting points are read like any other, and reading writes nothing.
       const acc = await svc.metricHistory(project, run, 'acc');
       assert.deepEqual(acc.items.map((m) => m.step), [0, 1, 2, 3, 4]);
-      assert.equal(await count('run_metrics_recent', run), 0);
-      assert.equal(await count('run_metrics', run), 15);
-      if (kind === 'sqlite') assert.equal(await count('run_metrics_recent', other), 3);
-      // A replay after the first copy moved waits again, and the move drops the duplicate.
+      assert.equal(await countRecent(run), 15);
+      // Packing one run: one chunk per key, the other run's points still waiting.
+      assert.equal(await svc.moveRecentMetrics(run), 15);
+      assert.deepEqual(await chunksOf(run), { chunks: 3, points: 15 });
+      assert.equal(await countRecent(run), 0);
+      assert.equal(await countRecent(other), 3);
+      // A replay after the first copy was packed waits again; readers drop the duplicate.
       await svc.logBatch(project, run, { metrics: step(2) });
       await svc.logBatch(project, run, { metrics: step(5) });
+      assert.deepEqual((await svc.metricHistory(project, run, 'acc')).items.map((m) => m.step), [0, 1, 2, 3, 4, 5]);
       const moved = await svc.moveRecentMetrics(); // every run's (the earlier tests' small batches too)
-      if (kind === 'sqlite') assert.ok(moved >= 9, `moved ${moved}`);
-      else assert.equal(moved, 0);
-      assert.equal(Number((await store.db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n), 0);
-      assert.equal(await count('run_metrics', run), 18);
-      assert.equal(await count('run_metrics', other), 3);
+      assert.ok(moved >= 9, `moved ${moved}`);
+      assert.equal(await countRecent(), 0);
+      assert.deepEqual((await svc.metricHistory(project, run, 'loss')).items.map((m) => [m.step, m.value]), [0, 1, 2, 3, 4, 5].map((s) => [s, s + 0.1]));
       const bulk = await svc.metricHistoryBulkInterval(project, [run, other], 'loss');
       assert.deepEqual(bulk.map((m) => `${m.runId === run ? 'r' : 'o'}${m.step}`).sort(), ['o0', 'r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
-      // A big batch (many points per key) goes straight into the history; latest values stay right throughout.
+      // A big batch (many points per key) is a chunk at once; a replay of it stores nothing; latest values stay right throughout.
+      const before = await chunksOf(run);
       const big = Array.from({ length: 200 }, (_, i) => ({ key: 'acc', value: i, step: 10 + i, timestamp: 2000 + i }));
       await svc.logBatch(project, run, { metrics: big });
-      assert.equal(await count('run_metrics_recent', run), 0);
-      assert.equal(await count('run_metrics', run), 218);
+      await svc.logBatch(project, run, { metrics: [...big].reverse() });
+      assert.equal(await countRecent(run), 0);
+      assert.deepEqual(await chunksOf(run), { chunks: before.chunks + 1, points: before.points + 200 });
       const got = await svc.getRun(project, run);
       assert.deepEqual(got.data.metrics.find((m) => m.key === 'acc'), { key: 'acc', value: 199, step: 209, timestamp: 2199 });
       assert.equal((await svc.metricHistory(project, run, 'acc', { maxResults: 1000 })).items.length, 206);
+    });
+
+    test('history pages: chunks that overlap, duplicates across chunks and waiting rows, NaN and infinities', async () => {
+      const exp = await svc.createExperiment(actor, project, { name: 'pages' });
+      const arb = fc.array(
+        fc.record({
+          key: fc.constantFrom('a', 'b'),
+          steps: fc.array(fc.integer({ min: -3, max: 40 }), { minLength: 1, maxLength: 120 }),
+          timestamp: fc.integer({ min: 0, max: 2 }),
+          value: fc.constantFrom(0, -0, 1.5, -2, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+          pack: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 8 },
+      );
+      await fc.assert(
+        fc.asyncProperty(arb, fc.integer({ min: 1, max: 70 }), async (batches, pageSize) => {
+          const run = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
+          const want = new Map<string, { step: number; timestamp: number; value: number }[]>([['a', []], ['b', []]]);
+          for (const b of batches) {
+            const points = b.steps.map((s) => ({ key: b.key, step: s, timestamp: b.timestamp, value: b.value }));
+            await svc.logBatch(project, run, { metrics: points });
+            want.get(b.key)?.push(...points.map(({ step, timestamp, value }) => ({ step, timestamp, value })));
+            if (b.pack) await svc.moveRecentMetrics(run);
+          }
+          for (const [key, points] of want) {
+            const expected = sortedUnique([...points]).map((p) => [p.step, p.timestamp, Object.is(p.value, -0) ? 0 : p.value]);
+            const got: unknown[] = [];
+            let token: string | undefined;
+            let pages = 0;
+            do {
+              const page = await svc.metricHistory(project, run, key, { maxResults: pageSize, ...(token === undefined ? {} : { pageToken: token }) });
+              got.push(...page.items.map((m) => [m.step, m.timestamp, Object.is(m.value, -0) ? 0 : m.value]));
+              token = page.nextPageToken;
+              pages += 1;
+            } while (token !== undefined && pages < 1000);
+            assert.deepEqual(got, expected);
+          }
+        }),
+        { numRuns: kind === 'sqlite' ? 60 : 25 },
+      );
     });
   });
 }

@@ -24,7 +24,8 @@ import {
 import { compileExperimentSearch, compileRunSearch } from './search-sql.ts';
 import { decodePageToken, encodePageToken, parseExperimentFilter, parseExperimentOrderBy, parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import type { ParseResult } from './search-filter.ts';
-import { insertMetricHistory, insertParams, jsonColumn, jsonNumberValue, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
+import { MetricHistory } from './metric-history.ts';
+import { insertParams, jsonColumn, jsonNumberValue, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
 import type { RunDetailRow } from './run-sql.ts';
 import { latestPerKey, sampleSteps, validateBatch, validateExperimentName, validateExperimentTag, validateKey, validateRunTag, validateValue } from './validation.ts';
 
@@ -98,18 +99,6 @@ export interface LogBatchInput {
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
 const LOCK_EXPERIMENTS = 'strata.tracking.experiments';
-/**
- * Metric history of small batches goes to `run_metrics_recent` first (SQLite; see
- * store/migrations-metric-staging.ts): batches with fewer points per metric key than this. Larger
- * batches already write each key's points contiguously, and staging them would write them twice
- * (in a micro-benchmark: 10 keys × 1 step 191 → 62 µs of CPU per batch staged, 10 × 10 steps
- * 651 → 367 µs, 10 × 100 steps 2.6 → 3.3 ms, so those go straight in).
- */
-const STAGE_BELOW_POINTS_PER_KEY = 50;
-/** Recent points are moved into the history every this many milliseconds... */
-const MOVE_EVERY_MS = 1_000;
-/** ...or as soon as this many are waiting. */
-const MOVE_AT_ROWS = 50_000;
 const SCOPE_CACHE_MAX = 100_000;
 
 /** 404s with MLflow's wording (the MLflow front end passes messages through unchanged). */
@@ -134,6 +123,8 @@ export class TrackingService {
 
   /** Hot statements, compiled once (see the constructor). */
   private readonly q;
+  /** Where metric points are written and read back (chunks and staged rows). */
+  private readonly history: MetricHistory;
 
   constructor(
     private readonly store: Store,
@@ -143,80 +134,30 @@ export class TrackingService {
   ) {
     // The statements every runs/create and log-batch runs, compiled once (query building is a
     // measurable share of a small request's CPU).
+    this.history = new MetricHistory(store, clock);
     const db = store.db;
     this.q = {
       experiment: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('experiments').selectAll().where('id', '=', p.id).where('project_id', '=', p.project)),
       runState: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('runs').select(['lifecycle_stage', 'experiment_id']).where('id', '=', p.id).where('project_id', '=', p.project)),
       insertRun: precompile(db, RUN_COLUMNS, (d, p) => d.insertInto('runs').values(p)),
-      anyRecent: precompile(db, ['run'], (d, p) => d.selectFrom('run_metrics_recent').select('run_id').where('run_id', '=', p.run).limit(1)),
     };
   }
 
-  // ---- recent metric points (SQLite) --------------------------------------------------------------
+  // ---- metric history (metric-history.ts) ---------------------------------------------------------
 
-  /** Points this process put in run_metrics_recent and has not moved yet (an estimate: it only times the moves). */
-  private recentRows = 0;
-  private moveTimer: NodeJS.Timeout | undefined;
-  private moving: Promise<unknown> | undefined;
-  private onMoveError: (e: unknown) => void = () => undefined;
-
-  /**
-   * Starts moving recent metric points into the history in the background (every second, or
-   * sooner when many wait). Points left by an earlier process are moved too. No-op on PostgreSQL.
-   */
+  /** Starts packing staged metric points into history chunks in the background. */
   async startMovingRecentMetrics(onError: (e: unknown) => void): Promise<void> {
-    if (this.store.dialect !== 'sqlite' || this.moveTimer !== undefined) return;
-    this.onMoveError = onError;
-    const left = await this.store.db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    this.recentRows += Number(left.n);
-    this.moveTimer = setInterval(() => {
-      if (this.recentRows > 0) this.moveInBackground();
-    }, MOVE_EVERY_MS);
-    this.moveTimer.unref();
+    await this.history.start(onError);
   }
 
-  /**
-   * Stops the background moves and moves what is left (a clean shutdown leaves run_metrics_recent
-   * empty); a failure goes to the `onError` given at start, like the background moves'.
-   */
+  /** Stops the background packing and packs what is left (a clean shutdown leaves nothing staged). */
   async stopMovingRecentMetrics(): Promise<void> {
-    clearInterval(this.moveTimer);
-    this.moveTimer = undefined;
-    await this.moving;
-    await this.moveRecentMetrics().catch((e: unknown) => this.onMoveError(e));
+    await this.history.stop();
   }
 
-  /**
-   * Moves recent metric points (of one run, or all) into `run_metrics`, in (run, key, step) order so
-   * each page of the history is written once; exact duplicates (a batch replayed after its first
-   * copy moved) are dropped there. Returns how many points left run_metrics_recent.
-   */
+  /** Packs the staged metric points of one run, or of all, into chunks now; returns how many. */
   async moveRecentMetrics(runId?: string): Promise<number> {
-    if (this.store.dialect !== 'sqlite') return 0;
-    const moved = await this.store.transaction(async (tx) => {
-      const which = runId === undefined ? sql`where true` : sql`where run_id = ${runId}`;
-      await sql`insert into run_metrics (run_id, key, step, timestamp, value, is_nan)
-        select run_id, key, step, timestamp, value, is_nan from run_metrics_recent ${which}
-        order by run_id, key, step, timestamp, value, is_nan on conflict do nothing`.execute(tx);
-      const r = await sql`delete from run_metrics_recent ${which}`.execute(tx);
-      return Number(r.numAffectedRows ?? 0n);
-    });
-    this.recentRows = Math.max(0, this.recentRows - moved);
-    return moved;
-  }
-
-  private moveInBackground(): void {
-    if (this.moving !== undefined) return;
-    this.moving = this.moveRecentMetrics()
-      .catch((e: unknown) => this.onMoveError(e))
-      .finally(() => (this.moving = undefined));
-  }
-
-  /** Before reading a run's history: its recent points join the history, so readers see one table. */
-  private async settleRecentMetrics(runId: string): Promise<void> {
-    if (this.store.dialect !== 'sqlite') return;
-    const waiting = await this.q.anyRecent(this.store.db, { run: runId });
-    if (waiting.rows.length > 0) await this.moveRecentMetrics(runId);
+    return this.history.move(runId === undefined ? undefined : [runId]);
   }
 
   // ---- scopes (for the authorisation gate) ----------------------------------------------------
@@ -590,8 +531,7 @@ export class TrackingService {
     const batch = validateBatch({ metrics: input.metrics ?? [], params: input.params ?? [], tags: input.tags ?? [] });
     const dialect = this.store.dialect;
     const latest = latestPerKey(batch.metrics);
-    const recent = dialect === 'sqlite' && batch.metrics.length > 0 && batch.metrics.length < latest.length * STAGE_BELOW_POINTS_PER_KEY;
-    await this.store.transaction(async (tx) => {
+    const staged = await this.store.transaction(async (tx) => {
       const run = (await this.q.runState(tx, { id: runId, project: projectId })).rows[0];
       if (run === undefined) throw noRun(runId);
       if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
@@ -609,8 +549,9 @@ export class TrackingService {
           }
         }
       }
+      let waiting = 0;
       if (batch.metrics.length > 0) {
-        for (const q of insertMetricHistory(tx, dialect, runId, batch.metrics, recent)) await tx.executeQuery(q);
+        waiting = await this.history.write(tx, runId, batch.metrics);
         for (const q of upsertLatestMetrics(tx, dialect, runId, run.experiment_id, latest)) await tx.executeQuery(q);
       }
       if (batch.tags.length > 0) {
@@ -620,11 +561,9 @@ export class TrackingService {
         if (name !== undefined) await tx.updateTable('runs').set({ name: name.value }).where('id', '=', runId).execute();
       }
       if (input.also !== undefined) await input.also(tx);
+      return waiting;
     });
-    if (recent) {
-      this.recentRows += batch.metrics.length;
-      if (this.recentRows >= MOVE_AT_ROWS && this.moveTimer !== undefined) this.moveInBackground();
-    }
+    this.history.staged(runId, staged);
   }
 
   /** Deletes a run tag (404 when the run has no such tag). */
@@ -719,20 +658,9 @@ export class TrackingService {
     const limit = pageSize(opts.maxResults, LIMITS.metricHistoryPage, LIMITS.metricHistoryPage);
     const scope = await this.runScope(runId);
     if (scope?.projectId !== projectId) throw noRun(runId);
-    await this.settleRecentMetrics(runId);
-    const rows = await this.store.db
-      .selectFrom('run_metrics')
-      .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
-      .where('run_id', '=', runId)
-      .where('key', '=', key)
-      .orderBy('step')
-      .orderBy('timestamp')
-      .orderBy('value')
-      .limit(limit + 1)
-      .offset(offset)
-      .execute();
-    const items = rows.slice(0, limit).map(toMetric);
-    return rows.length > limit ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
+    const page = await this.history.page(this.store.db, runId, key, offset, limit);
+    const items = page.points.map((p) => ({ key, ...p }));
+    return page.more ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
   }
 
   /**
@@ -751,22 +679,11 @@ export class TrackingService {
     for (const runId of [...new Set(runIds)].sort()) {
       const scope = await this.runScope(runId);
       if (scope?.projectId !== projectId) throw noRun(runId);
-      await this.settleRecentMetrics(runId);
-      const steps = await this.store.db.selectFrom('run_metrics').select('step').distinct().where('run_id', '=', runId).where('key', '=', key).where('step', '>=', start).where('step', '<=', end).orderBy('step').execute();
-      const sampled = sampleSteps(steps.map((s) => Number(s.step)), start, end, max);
+      const points = await this.history.range(this.store.db, runId, key, start, end);
+      const sampled = sampleSteps([...new Set(points.map((p) => p.step))], start, end, max);
       if (sampled.length === 0) continue;
       const keep = new Set(sampled);
-      const rows = await this.store.db
-        .selectFrom('run_metrics')
-        .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
-        .where('run_id', '=', runId)
-        .where('key', '=', key)
-        .where('step', '>=', sampled[0] as number)
-        .where('step', '<=', sampled[sampled.length - 1] as number)
-        .orderBy('step')
-        .orderBy('timestamp')
-        .execute();
-      for (const r of rows) if (keep.has(Number(r.step))) out.push({ ...toMetric(r), runId: runId as RunId });
+      for (const p of points) if (keep.has(p.step)) out.push({ key, ...p, runId: runId as RunId });
     }
     return out;
   }
@@ -795,9 +712,6 @@ function dedupeTags(tags: readonly Tag[]): Tag[] {
 
 const sortByKey = <T extends { key: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
-function toMetric(r: { key: string; value: number; is_nan: number; step: number; timestamp: number }): Metric {
-  return { key: r.key, value: r.is_nan === 1 ? Number.NaN : Number(r.value), step: Number(r.step), timestamp: Number(r.timestamp) };
-}
 
 function rowToInfo(r: { id: string; experiment_id: string; project_id: string; name: string; user_id: string; status: string; start_time: number; end_time: number | null; lifecycle_stage: string; artifact_uri: string }): RunInfo {
   return {

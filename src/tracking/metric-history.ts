@@ -1,0 +1,228 @@
+// Metric history: where points go when logged, and how a history is read back.
+//
+// Points are stored in chunks (store/metric-chunks.ts): a key with many points in one batch becomes
+// one chunk at once. A key with few (a training loop logging one step of ten metrics) waits as rows
+// in `run_metrics_recent` (store/migrations-metric-staging.ts), and a background mover packs each
+// run's waiting points into one chunk per key once enough have gathered or they have waited long
+// enough, so chunks stay tens to thousands of points, not one. Readers merge a key's chunks with its
+// waiting rows and drop duplicates, so a point is visible the moment its batch commits, and nothing
+// a reader does writes. Both databases work the same way; on PostgreSQL several control-plane
+// replicas may move at once: each waiting row is taken by exactly one DELETE ... RETURNING.
+import type { Clock } from '../kernel/index.ts';
+import type { Db, DialectName, MetricPoint, Store, Tx } from '../store/index.ts';
+import { chunkRows, decodePoints, sortedUnique } from '../store/index.ts';
+import type { Metric } from './model.ts';
+import { insertMetricChunks, insertRecentMetrics } from './run-sql.ts';
+
+/**
+ * A key with at least this many points in one batch is written as a chunk at once; fewer wait to be
+ * packed with later ones. (One key of one step is the common small batch: staged, it is one short
+ * row; as a chunk it would be a row of its own, with a digest, for one point.)
+ */
+export const CHUNK_AT_POINTS = 50;
+/** The mover looks for work this often (milliseconds)... */
+const MOVE_EVERY_MS = 1_000;
+/** ...and packs a run's waiting points once this many have gathered... */
+const MOVE_RUN_AT_POINTS = 1_000;
+/** ...or the oldest has waited this long (milliseconds)... */
+const MOVE_RUN_AFTER_MS = 30_000;
+/** ...and every run's, as soon as this many wait in all. */
+const MOVE_ALL_AT_POINTS = 50_000;
+/** Runs packed per transaction. */
+const MOVE_RUNS_PER_TX = 200;
+
+interface Waiting {
+  points: number;
+  readonly since: number;
+}
+
+interface RecentRow {
+  readonly step: number;
+  readonly timestamp: number;
+  readonly value: number;
+  readonly is_nan: number;
+}
+
+const pointOf = (r: RecentRow): MetricPoint => ({ step: Number(r.step), timestamp: Number(r.timestamp), value: Number(r.is_nan) === 1 ? Number.NaN : Number(r.value) });
+
+/** One page of a history. */
+export interface HistoryPage {
+  readonly points: readonly MetricPoint[];
+  /** More points follow the page. */
+  readonly more: boolean;
+}
+
+export class MetricHistory {
+  /** Points this process staged and has not packed, by run (an estimate: another replica may pack them). */
+  private readonly waiting = new Map<string, Waiting>();
+  private waitingPoints = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private moving: Promise<unknown> | undefined;
+  private onError: (e: unknown) => void = () => undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  private get dialect(): DialectName {
+    return this.store.dialect;
+  }
+
+  // ---- writing -----------------------------------------------------------------------------------
+
+  /**
+   * Writes a batch's points in the caller's transaction: keys with CHUNK_AT_POINTS or more as
+   * chunks, the rest staged. Returns how many points were staged (pass it to `staged` after commit).
+   */
+  async write(tx: Tx, runId: string, metrics: readonly Metric[]): Promise<number> {
+    const byKey = new Map<string, MetricPoint[]>();
+    for (const m of metrics) {
+      let points = byKey.get(m.key);
+      if (points === undefined) byKey.set(m.key, (points = []));
+      points.push({ step: m.step, timestamp: m.timestamp, value: m.value });
+    }
+    const small: Metric[] = [];
+    const chunks = [];
+    for (const [key, points] of byKey) {
+      if (points.length >= CHUNK_AT_POINTS) chunks.push(...chunkRows(runId, key, points));
+      else for (const p of points) small.push({ key, ...p });
+    }
+    for (const q of insertMetricChunks(tx, this.dialect, chunks)) await tx.executeQuery(q);
+    if (small.length > 0) for (const q of insertRecentMetrics(tx, this.dialect, runId, small)) await tx.executeQuery(q);
+    return small.length;
+  }
+
+  /** After the transaction that staged `points` of a run committed: counts them, and packs when due. */
+  staged(runId: string, points: number): void {
+    if (points === 0) return;
+    let w = this.waiting.get(runId);
+    if (w === undefined) this.waiting.set(runId, (w = { points: 0, since: this.clock.now() }));
+    w.points += points;
+    this.waitingPoints += points;
+    if (this.timer === undefined) return;
+    if (this.waitingPoints >= MOVE_ALL_AT_POINTS || w.points >= MOVE_RUN_AT_POINTS) this.moveInBackground();
+  }
+
+  // ---- packing waiting points into chunks ----------------------------------------------------------
+
+  /** Starts the background mover; points an earlier process left waiting are packed at once. */
+  async start(onError: (e: unknown) => void): Promise<void> {
+    if (this.timer !== undefined) return;
+    this.onError = onError;
+    this.timer = setInterval(() => this.moveInBackground(), MOVE_EVERY_MS);
+    this.timer.unref();
+    this.moving = this.move().catch((e: unknown) => this.onError(e));
+    await this.moving;
+    this.moving = undefined;
+  }
+
+  /** Stops the mover and packs everything still waiting (a clean shutdown leaves no staged rows). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.moving;
+    await this.move().catch((e: unknown) => this.onError(e));
+  }
+
+  private moveInBackground(): void {
+    if (this.moving !== undefined) return;
+    const now = this.clock.now();
+    const all = this.waitingPoints >= MOVE_ALL_AT_POINTS;
+    const due = [...this.waiting].filter(([, w]) => all || w.points >= MOVE_RUN_AT_POINTS || now - w.since >= MOVE_RUN_AFTER_MS).map(([run]) => run);
+    if (due.length === 0) return;
+    this.moving = this.move(due)
+      .catch((e: unknown) => this.onError(e))
+      .finally(() => (this.moving = undefined));
+  }
+
+  /**
+   * Packs the waiting points of the given runs (of every run when none are given) into chunks.
+   * Returns how many points were packed.
+   */
+  async move(runIds?: readonly string[]): Promise<number> {
+    let moved = 0;
+    if (runIds !== undefined) {
+      for (let at = 0; at < runIds.length; at += MOVE_RUNS_PER_TX) moved += await this.moveRuns(runIds.slice(at, at + MOVE_RUNS_PER_TX));
+      return moved;
+    }
+    for (;;) {
+      const runs = await this.store.db.selectFrom('run_metrics_recent').select('run_id').distinct().limit(MOVE_RUNS_PER_TX).execute();
+      if (runs.length === 0) return moved;
+      moved += await this.moveRuns(runs.map((r) => r.run_id));
+    }
+  }
+
+  private async moveRuns(runIds: readonly string[]): Promise<number> {
+    if (runIds.length === 0) return 0;
+    const rows = await this.store.transaction(async (tx) => {
+      const taken = await tx.deleteFrom('run_metrics_recent').where('run_id', 'in', [...runIds]).returning(['run_id', 'key', 'step', 'timestamp', 'value', 'is_nan']).execute();
+      const series = new Map<string, { runId: string; key: string; points: MetricPoint[] }>();
+      for (const r of taken) {
+        const id = `${r.run_id}\u0000${r.key}`;
+        let s = series.get(id);
+        if (s === undefined) series.set(id, (s = { runId: r.run_id, key: r.key, points: [] }));
+        s.points.push(pointOf(r));
+      }
+      const chunks = [...series.values()].flatMap((s) => chunkRows(s.runId, s.key, s.points));
+      for (const q of insertMetricChunks(tx, this.dialect, chunks)) await tx.executeQuery(q);
+      return taken.length;
+    });
+    for (const id of runIds) {
+      const w = this.waiting.get(id);
+      if (w === undefined) continue;
+      this.waitingPoints = Math.max(0, this.waitingPoints - w.points);
+      this.waiting.delete(id);
+    }
+    return rows;
+  }
+
+  // ---- reading -----------------------------------------------------------------------------------
+
+  /**
+   * Points `offset` .. `offset + limit` of a run's history of `key`, in (step, timestamp, value)
+   * order. Chunks are read in first-step order and only as far as the page needs: once the page's
+   * last point is known and no unread chunk starts at or before its step, the rest cannot change it.
+   */
+  async page(db: Db, runId: string, key: string, offset: number, limit: number): Promise<HistoryPage> {
+    const need = offset + limit + 1;
+    const points = (await db.selectFrom('run_metrics_recent').select(['step', 'timestamp', 'value', 'is_nan']).where('run_id', '=', runId).where('key', '=', key).execute()).map(pointOf);
+    const heads = await db.selectFrom('run_metric_chunks').select(['first_step', 'points']).where('run_id', '=', runId).where('key', '=', key).orderBy('first_step').execute();
+    sortedUnique(points);
+    let i = 0;
+    while (i < heads.length) {
+      // Read at least enough chunks to fill the page (all that start at the last one's step too).
+      let j = i;
+      let count = points.length + Number((heads[j] as { points: number }).points);
+      while (j + 1 < heads.length && (count < need || Number((heads[j + 1] as { first_step: number }).first_step) === Number((heads[j] as { first_step: number }).first_step))) {
+        j += 1;
+        count += Number((heads[j] as { points: number }).points);
+      }
+      const from = Number((heads[i] as { first_step: number }).first_step);
+      const to = Number((heads[j] as { first_step: number }).first_step);
+      const data = await db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '>=', from).where('first_step', '<=', to).execute();
+      for (const d of data) decodePoints(d.data, points);
+      sortedUnique(points);
+      i = j + 1;
+      if (points.length >= need && (i >= heads.length || Number((heads[i] as { first_step: number }).first_step) > (points[need - 1] as MetricPoint).step)) break;
+    }
+    return { points: points.slice(offset, offset + limit), more: points.length > offset + limit };
+  }
+
+  /** Every point of a run's history of `key` with a step in [start, end], in order. */
+  async range(db: Db, runId: string, key: string, start: number, end: number): Promise<MetricPoint[]> {
+    const points = (
+      await db
+        .selectFrom('run_metrics_recent')
+        .select(['step', 'timestamp', 'value', 'is_nan'])
+        .where('run_id', '=', runId)
+        .where('key', '=', key)
+        .where('step', '>=', start)
+        .where('step', '<=', end)
+        .execute()
+    ).map(pointOf);
+    const data = await db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '<=', end).where('last_step', '>=', start).execute();
+    for (const d of data) decodePoints(d.data, points);
+    return sortedUnique(points.filter((p) => p.step >= start && p.step <= end));
+  }
+}
