@@ -536,8 +536,12 @@ export class TrackingService {
       if (run === undefined) throw noRun(runId);
       if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
       if (batch.params.length > 0) {
-        await tx.executeQuery(insertParams(dialect, runId, run.experiment_id, batch.params).compile(tx));
-        const stored = await tx.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', runId).where('key', 'in', batch.params.map((p) => p.key)).execute();
+        const inserted = await tx.executeQuery(insertParams(dialect, runId, run.experiment_id, batch.params).compile(tx));
+        // Every param new (the common case): none can differ from a stored value, so nothing to read back.
+        const stored =
+          Number(inserted.numAffectedRows ?? -1) === batch.params.length
+            ? []
+            : await tx.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', runId).where('key', 'in', batch.params.map((p) => p.key)).execute();
         const want = new Map(batch.params.map((p) => [p.key, p.value]));
         for (const s of stored) {
           const v = want.get(s.key);
