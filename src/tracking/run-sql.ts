@@ -91,7 +91,12 @@ export function insertMetricChunks(tx: Tx, dialect: DialectName, chunks: readonl
     for (const c of chunks) params.push(c.run_id, c.key, c.first_step, c.last_step, c.points, c.digest, c.data);
     return valuesChunks('chunks', 'insert into run_metric_chunks (run_id, key, first_step, last_step, points, digest, data)', 'on conflict do nothing', 7, params);
   }
-  return [tx.insertInto('run_metric_chunks').values(chunks.map((c) => ({ ...c }))).onConflict((oc) => oc.doNothing()).compile()];
+  // PostgreSQL binds at most 65,535 parameters per statement: 1,000 chunks of 7 each stay well below.
+  const out: CompiledQuery[] = [];
+  for (let at = 0; at < chunks.length; at += 1000) {
+    out.push(tx.insertInto('run_metric_chunks').values(chunks.slice(at, at + 1000).map((c) => ({ ...c }))).onConflict((oc) => oc.doNothing()).compile());
+  }
+  return out;
 }
 
 /** Upserts the latest value per key; `metrics` must hold at most one point per key. Older points never win. */

@@ -196,6 +196,21 @@ for (const kind of databaseKinds) {
       assert.equal((await svc.metricHistory(project, run, 'acc', { maxResults: 1000 })).items.length, 206);
     });
 
+    test('one move packs thousands of series (more chunks than one statement may bind on PostgreSQL)', async () => {
+      const exp = await svc.createExperiment(actor, project, { name: 'wide' });
+      const runs = [];
+      for (let r = 0; r < 10; r += 1) {
+        const run = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
+        runs.push(run);
+        await svc.logBatch(project, run, { metrics: Array.from({ length: 1000 }, (_, k) => ({ key: `k${k}`, value: r + k, step: 0, timestamp: 1 })) });
+      }
+      assert.ok((await svc.moveRecentMetrics()) >= 10_000);
+      for (const [r, run] of runs.entries()) {
+        assert.deepEqual(await chunksOf(run), { chunks: 1000, points: 1000 });
+        assert.deepEqual((await svc.metricHistory(project, run, 'k999')).items.map((m) => m.value), [r + 999]);
+      }
+    });
+
     test('history pages: chunks that overlap, duplicates across chunks and waiting rows, NaN and infinities', async () => {
       const exp = await svc.createExperiment(actor, project, { name: 'pages' });
       const arb = fc.array(
