@@ -363,9 +363,9 @@ function seedRuns(dbFile: string, projectId: string, experimentId: string, n: nu
 function countMetrics(dbFile: string): number {
   const db = new BetterSqlite3(dbFile, { readonly: true });
   db.pragma('busy_timeout = 30000');
-  // Small batches wait in run_metrics_recent until the server packs them into chunks: both hold stored points.
+  // Small batches wait in run_metric_batches until the server packs them into chunks: both hold stored points.
   // (Every batch here logs new steps, so no point is stored twice.)
-  const row = db.prepare('select (select coalesce(sum(points), 0) from run_metric_chunks) + (select count(*) from run_metrics_recent) as n').get() as { n: number };
+  const row = db.prepare('select (select coalesce(sum(points), 0) from run_metric_chunks) + (select coalesce(sum(points), 0) from run_metric_batches) as n').get() as { n: number };
   db.close();
   return row.n;
 }

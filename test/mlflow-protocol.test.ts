@@ -249,9 +249,9 @@ for (const kind of databaseKinds) {
     test('small batches of history are packed into chunks in the background once enough wait', async () => {
       const run = await newRun(await newExperiment('background-move'));
       const db = tp.platform.store.db;
-      const waiting = async (): Promise<number> => Number((await db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n);
+      const waiting = async (): Promise<number> => Number((await db.selectFrom('run_metric_batches').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n);
       const packed = async (): Promise<number> => Number((await db.selectFrom('run_metric_chunks').select((eb) => eb.fn.sum<number>('points').as('n')).where('run_id', '=', run).executeTakeFirstOrThrow()).n ?? 0);
-      // Two steps of 500 keys: each key has one point per batch, so every point waits as a row...
+      // Two steps of 500 keys: each key has one point per batch, so each batch waits as a row...
       for (let step = 0; step < 2; step += 1) ok(await post('runs/log-batch', { run_id: run, metrics: Array.from({ length: 500 }, (_, k) => ({ key: `k${k}`, value: step + k, timestamp: 1, step })) }));
       // ...until 1,000 wait for the run: then the platform's mover packs them, one chunk per key.
       const deadline = performance.now() + 10_000;

@@ -13,6 +13,10 @@
 // MLflow's is. Points are three little-endian float64s (step, timestamp, value): steps and timestamps
 // are integers JavaScript holds exactly (below 2^53), and a float64 keeps NaN and ±Infinity, which
 // the row layout needed an `is_nan` column for.
+//
+// A small batch (a few points per key) waits as one `run_metric_batches` row holding all its keys
+// (four float64s a point: the key's index in the row's JSON key list, step, timestamp, value) until
+// the tracking service packs a run's waiting batches into chunks (tracking/metric-history.ts).
 import { createHash } from 'node:crypto';
 
 /** One metric point, without its key. */
@@ -69,6 +73,61 @@ export function decodePoints(data: Uint8Array, into: MetricPoint[] = []): Metric
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   for (let o = 0; o < buf.length; o += POINT_BYTES) into.push({ step: buf.readDoubleLE(o), timestamp: buf.readDoubleLE(o + 8), value: buf.readDoubleLE(o + 16) });
   return into;
+}
+
+/** A point with its key (a staged batch holds several keys). */
+export interface KeyedPoint extends MetricPoint {
+  readonly key: string;
+}
+
+/** Bytes per point in a staged batch: the key's index, then the point. */
+export const BATCH_POINT_BYTES = 32;
+
+/** A row of `run_metric_batches`: the small-key points of one log-batch, waiting to be packed. */
+export interface MetricBatchRow {
+  readonly run_id: string;
+  readonly digest: string;
+  /** The batch's keys, a JSON array; each point names its key by index. */
+  readonly keys: string;
+  readonly points: number;
+  readonly data: Buffer;
+}
+
+/** Packs one batch's points (any order, any keys) as one staged row. */
+export function batchRow(runId: string, points: readonly KeyedPoint[]): MetricBatchRow {
+  const index = new Map<string, number>();
+  const data = Buffer.allocUnsafe(points.length * BATCH_POINT_BYTES);
+  points.forEach((p, i) => {
+    let k = index.get(p.key);
+    if (k === undefined) index.set(p.key, (k = index.size));
+    const o = i * BATCH_POINT_BYTES;
+    data.writeDoubleLE(k, o);
+    data.writeDoubleLE(p.step, o + 8);
+    data.writeDoubleLE(p.timestamp, o + 16);
+    data.writeDoubleLE(p.value, o + 24);
+  });
+  const keys = JSON.stringify([...index.keys()]);
+  return { run_id: runId, digest: createHash('sha256').update(keys).update('\u0000').update(data).digest('hex').slice(0, 32), keys, points: points.length, data };
+}
+
+const isStringList = (v: unknown): v is readonly string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
+
+/** Unpacks a staged batch: every point, or only those of `key`. */
+export function decodeBatch(keys: string, data: Uint8Array, only?: string): KeyedPoint[] {
+  const names = JSON.parse(keys) as unknown;
+  if (!isStringList(names) || data.byteLength % BATCH_POINT_BYTES !== 0) throw new Error('a staged metric batch is malformed: the database is damaged');
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const want = only === undefined ? -1 : names.indexOf(only);
+  if (only !== undefined && want < 0) return [];
+  const out: KeyedPoint[] = [];
+  for (let o = 0; o < buf.length; o += BATCH_POINT_BYTES) {
+    const k = buf.readDoubleLE(o);
+    if (want >= 0 && k !== want) continue;
+    const key = names[k];
+    if (key === undefined) throw new Error('a staged metric batch names a key it does not list: the database is damaged');
+    out.push({ key, step: buf.readDoubleLE(o + 8), timestamp: buf.readDoubleLE(o + 16), value: buf.readDoubleLE(o + 24) });
+  }
+  return out;
 }
 
 /** A row of `run_metric_chunks`. */

@@ -215,13 +215,12 @@ export interface RunParamsTable {
 
 export type RunTagsTable = RunParamsTable;
 
-export interface RunMetricsTable {
+export interface RunMetricBatchesTable {
   run_id: string;
-  key: string;
-  step: number;
-  timestamp: number;
-  value: number; // 0 when is_nan
-  is_nan: number;
+  digest: string;
+  keys: string;
+  points: number;
+  data: Buffer;
 }
 
 export interface RunMetricChunksTable {
@@ -402,8 +401,8 @@ export interface Database {
   run_tags: RunTagsTable;
   /** Metric history, a chunk of points per (run, key, batch) (metric-chunks.ts). */
   run_metric_chunks: RunMetricChunksTable;
-  /** Recent points of small batches, packed into chunks in bulk (migrations-metric-staging.ts). */
-  run_metrics_recent: RunMetricsTable;
+  /** Small batches waiting to be packed into chunks, a row each (tracking/metric-history.ts). */
+  run_metric_batches: RunMetricBatchesTable;
   run_latest_metrics: RunLatestMetricsTable;
   datasets: DatasetsTable;
   run_inputs: RunInputsTable;

@@ -7,18 +7,17 @@
 // search page.
 import { CompiledQuery, sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
-import type { DialectName, MetricChunkRow, Tx } from '../store/index.ts';
+import type { DialectName, MetricBatchRow, MetricChunkRow, Tx } from '../store/index.ts';
 import type { Metric } from './model.ts';
 
 type Sql = RawBuilder<unknown>;
 
 /**
  * PostgreSQL: rows of (key, value, is_nan, step, timestamp) as a SELECT source for `INSERT ...
- * SELECT`, the columns as arrays read with unnest. In the staging table a NaN is stored as value 0
- * with is_nan 1 (MLflow's encoding, so the primary key has no NULL); in the latest table its value
- * is NULL so that no comparison ever matches it.
+ * SELECT`, the columns as arrays read with unnest. In the latest table a NaN's value is NULL, with
+ * is_nan 1, so that no comparison ever matches it.
  */
-function metricRows(fixed: readonly string[], metrics: readonly Metric[], nanAs: 'zero' | 'null'): Sql {
+function metricRows(fixed: readonly string[], metrics: readonly Metric[]): Sql {
   const keys: string[] = [];
   const values: (number | null)[] = [];
   const nans: number[] = [];
@@ -27,7 +26,7 @@ function metricRows(fixed: readonly string[], metrics: readonly Metric[], nanAs:
   for (const m of metrics) {
     const nan = Number.isNaN(m.value);
     keys.push(m.key);
-    values.push(nan ? (nanAs === 'zero' ? 0 : null) : m.value);
+    values.push(nan ? null : m.value);
     nans.push(nan ? 1 : 0);
     steps.push(m.step);
     times.push(m.timestamp);
@@ -67,20 +66,17 @@ function valuesChunks(name: string, head: string, tail: string, width: number, p
 const LATEST_CONFLICT = `on conflict (run_id, key) do update set value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, timestamp = excluded.timestamp
     where (excluded.step, excluded.timestamp, coalesce(excluded.value, 0)) > (run_latest_metrics.step, run_latest_metrics.timestamp, coalesce(run_latest_metrics.value, 0))`;
 
+const BATCH_INSERT = {
+  sqlite: 'insert into run_metric_batches (run_id, digest, keys, points, data) values (?, ?, ?, ?, ?) on conflict do nothing',
+  postgres: 'insert into run_metric_batches (run_id, digest, keys, points, data) values ($1, $2, $3, $4, $5) on conflict do nothing',
+} as const;
+
 /**
- * Stages metric points of small batches in `run_metrics_recent`, from where the tracking service
- * packs them into chunks in bulk (metric-history.ts); exact duplicates (a replayed batch) are skipped.
+ * Stages the small-key points of one batch as one row, which the tracking service packs into chunks
+ * later (metric-history.ts); a replayed batch (the same bytes) is skipped.
  */
-export function insertRecentMetrics(tx: Tx, dialect: DialectName, runId: string, metrics: readonly Metric[]): CompiledQuery[] {
-  if (dialect === 'sqlite') {
-    const params: unknown[] = [];
-    for (const m of metrics) {
-      const nan = Number.isNaN(m.value);
-      params.push(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.step, m.timestamp);
-    }
-    return valuesChunks('recent', 'insert into run_metrics_recent (run_id, key, value, is_nan, step, timestamp)', 'on conflict do nothing', 6, params);
-  }
-  return [sql`insert into run_metrics_recent (run_id, key, value, is_nan, step, timestamp) ${metricRows([runId], metrics, 'zero')} on conflict do nothing`.compile(tx)];
+export function insertMetricBatch(dialect: DialectName, row: MetricBatchRow): CompiledQuery {
+  return CompiledQuery.raw(BATCH_INSERT[dialect], [row.run_id, row.digest, row.keys, row.points, row.data]);
 }
 
 /** Inserts history chunks; a chunk already stored (the same bytes: a replayed batch) is skipped. */
@@ -109,7 +105,7 @@ export function upsertLatestMetrics(tx: Tx, dialect: DialectName, runId: string,
     }
     return valuesChunks('latest', 'insert into run_latest_metrics (run_id, experiment_id, key, value, is_nan, step, timestamp)', LATEST_CONFLICT, 7, params);
   }
-  return [sql`insert into run_latest_metrics (run_id, experiment_id, key, value, is_nan, step, timestamp) ${metricRows([runId, experimentId], metrics, 'null')} ${sql.raw(LATEST_CONFLICT)}`.compile(tx)];
+  return [sql`insert into run_latest_metrics (run_id, experiment_id, key, value, is_nan, step, timestamp) ${metricRows([runId, experimentId], metrics)} ${sql.raw(LATEST_CONFLICT)}`.compile(tx)];
 }
 
 /** Rows of (key, value) string pairs as a SELECT source. */

@@ -144,17 +144,18 @@ for (const kind of databaseKinds) {
       await assert.rejects(svc.getExperiment(project, made.id), /No Experiment with id/); // another project's experiment reads as missing
     });
 
+    /** Points waiting in staged batches (of one run, or all). */
     const countRecent = async (runId?: string): Promise<number> => {
-      let q = store.db.selectFrom('run_metrics_recent').select((eb) => eb.fn.countAll<number>().as('n'));
+      let q = store.db.selectFrom('run_metric_batches').select((eb) => eb.fn.sum<number>('points').as('n'));
       if (runId !== undefined) q = q.where('run_id', '=', runId);
-      return Number((await q.executeTakeFirstOrThrow()).n);
+      return Number((await q.executeTakeFirstOrThrow()).n ?? 0);
     };
     const chunksOf = async (runId: string): Promise<{ chunks: number; points: number }> => {
       const r = await store.db.selectFrom('run_metric_chunks').select((eb) => [eb.fn.countAll<number>().as('chunks'), eb.fn.sum<number>('points').as('points')]).where('run_id', '=', runId).executeTakeFirstOrThrow();
       return { chunks: Number(r.chunks), points: Number(r.points ?? 0) };
     };
 
-    test('small batches wait as rows and are packed into one chunk per key; reads, packs and replays see every point exactly once', async () => {
+    test('small batches wait as one row each and are packed into one chunk per key; reads, packs and replays see every point exactly once', async () => {
       const exp = await svc.createExperiment(actor, project, { name: 'recent' });
       const run = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
       const other = (await svc.createRun(actor, project, { experimentId: exp.id })).info.id;
@@ -164,6 +165,8 @@ for (const kind of databaseKinds) {
       // A replay of a batch before anything moved: nothing twice.
       await svc.logBatch(project, run, { metrics: step(4) });
       assert.equal(await countRecent(run), 15, 'one step of three keys is a small batch: it waits');
+      const rows = await store.db.selectFrom('run_metric_batches').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', run).executeTakeFirstOrThrow();
+      assert.equal(Number(rows.n), 5, 'a row per batch, and none for the replay');
       assert.deepEqual(await chunksOf(run), { chunks: 0, points: 0 });
       // Waiting points are read like any other, and reading writes nothing.
       const acc = await svc.metricHistory(project, run, 'acc');
