@@ -22,6 +22,7 @@
 import { createRequire } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
@@ -259,7 +260,27 @@ interface ArtifactPhase {
 }
 
 /** Uploads then downloads one file of `size` bytes through a fresh server's artifact proxy, from a second process, watching the server's memory. */
-async function artifactBench(quick: boolean, say: (line: string) => void): Promise<{ size: number; upload: ArtifactPhase; download: ArtifactPhase; verified: boolean; ok: boolean }> {
+/**
+ * The disk's own rate for what an upload must do at least: `size` bytes written in 1 MiB blocks into
+ * a new file in `dir` (the server's blob store is under it), then fsynced (MB/s).
+ */
+async function diskPeer(dir: string, size: number): Promise<number> {
+  const file = join(dir, 'bench-disk-peer.bin');
+  const block = randomBytes(ARTIFACT_CHUNK);
+  const t0 = process.hrtime.bigint();
+  const fh = await open(file, 'w');
+  try {
+    for (let at = 0; at < size; at += block.length) await fh.write(block, 0, Math.min(block.length, size - at));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  rmSync(file, { force: true });
+  return size / 1e6 / seconds;
+}
+
+async function artifactBench(quick: boolean, say: (line: string) => void): Promise<{ size: number; upload: ArtifactPhase; download: ArtifactPhase; diskWriteMBps: number; verified: boolean; ok: boolean }> {
   const size = quick ? 256 * 2 ** 20 : 2 ** 30;
   const server = await startStrataServer({ localAgent: false, prefix: 'strata-bench-artifacts-' });
   try {
@@ -294,6 +315,7 @@ async function artifactBench(quick: boolean, say: (line: string) => void): Promi
     };
     const up = await phase<{ seconds: number; bytes: number; expected: string; stored: string }>('artifact-upload');
     const down = await phase<{ seconds: number; bytes: number }>('artifact-download');
+    const disk = await diskPeer(server.home, size);
     const verified = up.result.expected === up.result.stored && down.result.bytes === size;
     const mib = (b: number): string => `${fix(b / 2 ** 20, 0)} MiB`;
     const line = (what: string, p: ArtifactPhase): void => {
@@ -301,12 +323,13 @@ async function artifactBench(quick: boolean, say: (line: string) => void): Promi
       say(`    target ≥ ${TARGET.artifactMBps} MB/s: measured/target ${fix(p.mbPerSecond / TARGET.artifactMBps)} — ${p.mbPerSecond >= TARGET.artifactMBps ? 'MET' : 'MISSED'}`);
     };
     line('upload (PUT, hashed and fsynced into the content-addressed store)', up.phase);
+    say(`    peer, same run: the same number of bytes written into the server's home directory and fsynced, with no HTTP, hashing or database: ${int(disk)} MB/s — the upload does ${fix(up.phase.mbPerSecond / disk)}× the disk's own rate`);
     line('download (GET)', down.phase);
     say(`    stored digest ${verified ? 'VERIFIED (ETag = SHA-256 of the bytes sent; download length matches)' : `MISMATCH (sent ${up.result.expected}, stored ${up.result.stored}, downloaded ${down.result.bytes} bytes)`}`);
     // Flat memory: a transfer that buffered the file would raise the server's RSS by about its size.
     const flat = [up.phase, down.phase].every((p) => p.serverPeakRss - p.serverRssBefore < Math.min(size / 4, 128 * 2 ** 20));
     if (!flat) say('FAILED: the server\'s memory grew with the file size');
-    return { size, upload: up.phase, download: down.phase, verified, ok: verified && flat };
+    return { size, upload: up.phase, download: down.phase, diskWriteMBps: disk, verified, ok: verified && flat };
   } finally {
     await server.stop();
   }
