@@ -190,24 +190,25 @@ export class MetricHistory {
   async page(db: Db, runId: string, key: string, offset: number, limit: number): Promise<HistoryPage> {
     const need = offset + limit + 1;
     const points: MetricPoint[] = await this.waitingOf(db, runId, key);
-    const heads = await db.selectFrom('run_metric_chunks').select(['first_step', 'points']).where('run_id', '=', runId).where('key', '=', key).orderBy('first_step').execute();
+    const rows = await db.selectFrom('run_metric_chunks').select(['first_step', 'points']).where('run_id', '=', runId).where('key', '=', key).orderBy('first_step').execute();
+    const first = rows.map((r) => Number(r.first_step));
+    const sizes = rows.map((r) => Number(r.points));
     sortedUnique(points);
     let i = 0;
-    while (i < heads.length) {
-      // Read at least enough chunks to fill the page (all that start at the last one's step too).
+    while (i < first.length) {
+      // Read at least enough chunks to fill the page (and all that start at the last one's step).
       let j = i;
-      let count = points.length + Number((heads[j] as { points: number }).points);
-      while (j + 1 < heads.length && (count < need || Number((heads[j + 1] as { first_step: number }).first_step) === Number((heads[j] as { first_step: number }).first_step))) {
+      let count = points.length + (sizes[j] ?? 0);
+      while (j + 1 < first.length && (count < need || first[j + 1] === first[j])) {
         j += 1;
-        count += Number((heads[j] as { points: number }).points);
+        count += sizes[j] ?? 0;
       }
-      const from = Number((heads[i] as { first_step: number }).first_step);
-      const to = Number((heads[j] as { first_step: number }).first_step);
-      const data = await db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '>=', from).where('first_step', '<=', to).execute();
+      const data = await db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '>=', first[i] ?? 0).where('first_step', '<=', first[j] ?? 0).execute();
       for (const d of data) decodePoints(d.data, points);
       sortedUnique(points);
       i = j + 1;
-      if (points.length >= need && (i >= heads.length || Number((heads[i] as { first_step: number }).first_step) > (points[need - 1] as MetricPoint).step)) break;
+      const last = points[need - 1];
+      if (last !== undefined && (i >= first.length || (first[i] ?? 0) > last.step)) break;
     }
     return { points: points.slice(offset, offset + limit), more: points.length > offset + limit };
   }

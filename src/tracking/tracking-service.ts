@@ -132,9 +132,9 @@ export class TrackingService {
     private readonly clock: Clock,
     private readonly ids: TrackingIds = randomTrackingIds,
   ) {
+    this.history = new MetricHistory(store, clock);
     // The statements every runs/create and log-batch runs, compiled once (query building is a
     // measurable share of a small request's CPU).
-    this.history = new MetricHistory(store, clock);
     const db = store.db;
     this.q = {
       experiment: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('experiments').selectAll().where('id', '=', p.id).where('project_id', '=', p.project)),
