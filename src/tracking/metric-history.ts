@@ -18,8 +18,8 @@ import { insertMetricBatch, insertMetricChunks } from './run-sql.ts';
 
 /**
  * A key with at least this many points in one batch is written as a chunk at once; fewer wait to be
- * packed with later ones. (One key of one step is the common small batch: staged, it is one short
- * row; as a chunk it would be a row of its own, with a digest, for one point.)
+ * packed with later ones. (The common small batch is one step of several keys: staged, all of them
+ * share one row; as chunks, each key would be a row of its own, with a digest, for one point.)
  */
 export const CHUNK_AT_POINTS = 50;
 /** The mover looks for work this often (milliseconds)... */
