@@ -67,10 +67,13 @@ export function encodePoints(points: readonly MetricPoint[]): Buffer {
   return buf;
 }
 
+/** A database driver's bytes as a Buffer, without copying. */
+const asBuffer = (data: Uint8Array): Buffer => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+
 /** Unpacks a chunk's points (appended to `into` when given). */
 export function decodePoints(data: Uint8Array, into: MetricPoint[] = []): MetricPoint[] {
   if (data.byteLength % POINT_BYTES !== 0) throw new Error(`a metric chunk of ${data.byteLength} bytes is not a whole number of ${POINT_BYTES}-byte points: the database is damaged`);
-  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const buf = asBuffer(data);
   for (let o = 0; o < buf.length; o += POINT_BYTES) into.push({ step: buf.readDoubleLE(o), timestamp: buf.readDoubleLE(o + 8), value: buf.readDoubleLE(o + 16) });
   return into;
 }
@@ -116,7 +119,7 @@ const isStringList = (v: unknown): v is readonly string[] => Array.isArray(v) &&
 export function decodeBatch(keys: string, data: Uint8Array, only?: string): KeyedPoint[] {
   const names = JSON.parse(keys) as unknown;
   if (!isStringList(names) || data.byteLength % BATCH_POINT_BYTES !== 0) throw new Error('a staged metric batch is malformed: the database is damaged');
-  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const buf = asBuffer(data);
   const want = only === undefined ? -1 : names.indexOf(only);
   if (only !== undefined && want < 0) return [];
   const out: KeyedPoint[] = [];

@@ -11,7 +11,7 @@
 // on PostgreSQL several control-plane replicas may move at once: each waiting row is taken by
 // exactly one DELETE ... RETURNING.
 import type { Clock } from '../kernel/index.ts';
-import type { Db, DialectName, KeyedPoint, MetricPoint, Store, Tx } from '../store/index.ts';
+import type { DialectName, MetricPoint, Store, Tx } from '../store/index.ts';
 import { batchRow, chunkRows, decodeBatch, decodePoints, sortedUnique } from '../store/index.ts';
 import type { Metric } from './model.ts';
 import { insertMetricBatch, insertMetricChunks } from './run-sql.ts';
@@ -69,17 +69,17 @@ export class MetricHistory {
    * chunks, the rest staged. Returns how many points were staged (pass it to `staged` after commit).
    */
   async write(tx: Tx, runId: string, metrics: readonly Metric[]): Promise<number> {
-    const byKey = new Map<string, MetricPoint[]>();
+    const byKey = new Map<string, Metric[]>();
     for (const m of metrics) {
       let points = byKey.get(m.key);
       if (points === undefined) byKey.set(m.key, (points = []));
-      points.push({ step: m.step, timestamp: m.timestamp, value: m.value });
+      points.push(m);
     }
-    const small: KeyedPoint[] = [];
+    const small: Metric[] = [];
     const chunks = [];
     for (const [key, points] of byKey) {
       if (points.length >= CHUNK_AT_POINTS) chunks.push(...chunkRows(runId, key, points));
-      else for (const p of points) small.push({ key, step: p.step, timestamp: p.timestamp, value: p.value });
+      else small.push(...points);
     }
     for (const q of insertMetricChunks(tx, this.dialect, chunks)) await tx.executeQuery(q);
     if (small.length > 0) await tx.executeQuery(insertMetricBatch(this.dialect, batchRow(runId, small)));
@@ -187,10 +187,10 @@ export class MetricHistory {
    * order. Chunks are read in first-step order and only as far as the page needs: once the page's
    * last point is known and no unread chunk starts at or before its step, the rest cannot change it.
    */
-  async page(db: Db, runId: string, key: string, offset: number, limit: number): Promise<HistoryPage> {
+  async page(runId: string, key: string, offset: number, limit: number): Promise<HistoryPage> {
     const need = offset + limit + 1;
-    const points: MetricPoint[] = await this.waitingOf(db, runId, key);
-    const rows = await db.selectFrom('run_metric_chunks').select(['first_step', 'points']).where('run_id', '=', runId).where('key', '=', key).orderBy('first_step').execute();
+    const points: MetricPoint[] = await this.waitingOf(runId, key);
+    const rows = await this.store.db.selectFrom('run_metric_chunks').select(['first_step', 'points']).where('run_id', '=', runId).where('key', '=', key).orderBy('first_step').execute();
     const first = rows.map((r) => Number(r.first_step));
     const sizes = rows.map((r) => Number(r.points));
     sortedUnique(points);
@@ -203,7 +203,7 @@ export class MetricHistory {
         j += 1;
         count += sizes[j] ?? 0;
       }
-      const data = await db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '>=', first[i] ?? 0).where('first_step', '<=', first[j] ?? 0).execute();
+      const data = await this.store.db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '>=', first[i] ?? 0).where('first_step', '<=', first[j] ?? 0).execute();
       for (const d of data) decodePoints(d.data, points);
       sortedUnique(points);
       i = j + 1;
@@ -214,16 +214,16 @@ export class MetricHistory {
   }
 
   /** Every point of a run's history of `key` with a step in [start, end], in order. */
-  async range(db: Db, runId: string, key: string, start: number, end: number): Promise<MetricPoint[]> {
-    const points: MetricPoint[] = await this.waitingOf(db, runId, key);
-    const data = await db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '<=', end).where('last_step', '>=', start).execute();
+  async range(runId: string, key: string, start: number, end: number): Promise<MetricPoint[]> {
+    const points: MetricPoint[] = await this.waitingOf(runId, key);
+    const data = await this.store.db.selectFrom('run_metric_chunks').select('data').where('run_id', '=', runId).where('key', '=', key).where('first_step', '<=', end).where('last_step', '>=', start).execute();
     for (const d of data) decodePoints(d.data, points);
     return sortedUnique(points.filter((p) => p.step >= start && p.step <= end));
   }
 
   /** The points of `key` still waiting in a run's staged batches. */
-  private async waitingOf(db: Db, runId: string, key: string): Promise<MetricPoint[]> {
-    const rows = await db.selectFrom('run_metric_batches').select(['keys', 'data']).where('run_id', '=', runId).execute();
+  private async waitingOf(runId: string, key: string): Promise<MetricPoint[]> {
+    const rows = await this.store.db.selectFrom('run_metric_batches').select(['keys', 'data']).where('run_id', '=', runId).execute();
     return rows.flatMap((r) => decodeBatch(r.keys, r.data, key));
   }
 }

@@ -662,7 +662,7 @@ export class TrackingService {
     const limit = pageSize(opts.maxResults, LIMITS.metricHistoryPage, LIMITS.metricHistoryPage);
     const scope = await this.runScope(runId);
     if (scope?.projectId !== projectId) throw noRun(runId);
-    const page = await this.history.page(this.store.db, runId, key, offset, limit);
+    const page = await this.history.page(runId, key, offset, limit);
     const items = page.points.map((p) => ({ key, ...p }));
     return page.more ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
   }
@@ -683,7 +683,7 @@ export class TrackingService {
     for (const runId of [...new Set(runIds)].sort()) {
       const scope = await this.runScope(runId);
       if (scope?.projectId !== projectId) throw noRun(runId);
-      const points = await this.history.range(this.store.db, runId, key, start, end);
+      const points = await this.history.range(runId, key, start, end);
       const sampled = sampleSteps([...new Set(points.map((p) => p.step))], start, end, max);
       if (sampled.length === 0) continue;
       const keep = new Set(sampled);
