@@ -1,7 +1,8 @@
 // API tokens: 256 bits from the CSPRNG, shown once, stored only as a SHA-256 hash. The `strata_`
 // prefix makes leaked tokens recognisable to secret scanners. A slow hash is unnecessary for
 // 256-bit random secrets; the hash is the lookup key, so no comparison of secrets happens in JS.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from './audit/merkle.ts';
 
 export const TOKEN_PREFIX = 'strata_';
 const TOKEN_RE = /^strata_[A-Za-z0-9_-]{43}$/;
@@ -21,7 +22,7 @@ export function generateToken(): NewToken {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 export function looksLikeToken(s: string): boolean {

@@ -3,17 +3,18 @@
 // then runs the handler. A route without an authorisation decision cannot be registered (deny by
 // default; research §2.4 route-coverage guard). Denied mutating calls are audited.
 import Fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import sjson from 'secure-json-parse';
 import { Ajv } from 'ajv';
-import type { Logger } from 'pino';
+import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import type { AccessService, Actor, AuditLog, Principal, RouteSpec, Resource } from '../access/index.ts';
 import { authorize, resourceKey } from '../access/index.ts';
 import type { IdGenerator } from '../kernel/index.ts';
 import { StrataError, badRequest, notFound, unauthenticated } from '../kernel/index.ts';
 import { errorBody, handleError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { RequestLogger } from './request-logger.ts';
 import { basicAuthToken, handleMlflowError, isMlflowPath, mlflowNotFound } from './mlflow/index.ts';
 import type { HttpMetrics } from './metrics.ts';
 
@@ -127,7 +128,14 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
   let reqCounter = 0;
   const registered: RegisteredRoute[] = [];
   const fastify = Fastify({
-    ...(deps.logger === undefined || deps.logger === false ? { logger: false } : { loggerInstance: deps.logger }),
+    ...(deps.logger === undefined || deps.logger === false
+      ? { logger: false }
+      : {
+          loggerInstance: deps.logger,
+          // req.log: a child made only when a request logs at an enabled level (request-logger.ts).
+          childLoggerFactory: (root: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions) =>
+            opts.level === undefined ? new RequestLogger(root as Logger, bindings, opts) : root.child(bindings, opts),
+        }),
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     genReqId: () => `${reqPrefix}${(++reqCounter).toString(36)}`,
     // One log line per request (in onResponse) instead of Fastify's two.

@@ -35,7 +35,9 @@ function metricRows(fixed: readonly string[], metrics: readonly Metric[]): Sql {
 }
 
 /** Rows per SQLite VALUES statement: a batch is cut greedily into chunks of these sizes. */
-const CHUNK_SIZES = [500, 100, 10, 1] as const;
+const CHUNK_SIZES: readonly number[] = [500, 100, 10, 1];
+/** The same for params and tags (at most 100 a request, usually a handful): one statement for up to five rows. */
+const PAIR_CHUNK_SIZES: readonly number[] = [100, 50, 20, 10, 5, 4, 3, 2, 1];
 const chunkTexts = new Map<string, string>();
 
 /**
@@ -43,11 +45,11 @@ const chunkTexts = new Map<string, string>();
  * chunk. The texts are built once per (statement, chunk size) and the driver's statement cache
  * keeps them prepared.
  */
-function valuesChunks(name: string, head: string, tail: string, width: number, params: readonly unknown[]): CompiledQuery[] {
+function valuesChunks(name: string, head: string, tail: string, width: number, params: readonly unknown[], sizes = CHUNK_SIZES): CompiledQuery[] {
   const out: CompiledQuery[] = [];
   const rows = params.length / width;
   let at = 0;
-  for (const size of CHUNK_SIZES) {
+  for (const size of sizes) {
     while (rows - at >= size) {
       const key = `${name}/${size}`;
       let text = chunkTexts.get(key);
@@ -108,22 +110,38 @@ export function upsertLatestMetrics(tx: Tx, dialect: DialectName, runId: string,
   return [sql`insert into run_latest_metrics (run_id, experiment_id, key, value, is_nan, step, timestamp) ${metricRows([runId, experimentId], metrics)} ${sql.raw(LATEST_CONFLICT)}`.compile(tx)];
 }
 
-/** Rows of (key, value) string pairs as a SELECT source. */
-function pairRows(dialect: DialectName, runId: string, experimentId: string, pairs: readonly { key: string; value: string }[]): Sql {
+type Pair = { readonly key: string; readonly value: string };
+
+/**
+ * `head` for rows of (run, experiment, key, value): VALUES tuples on SQLite (prepared once per chunk
+ * size; a JSON array read with json_each cost three times as much for a handful of rows), arrays read
+ * with unnest on PostgreSQL.
+ */
+function pairInserts(dialect: DialectName, name: string, head: string, tail: string, runId: string, experimentId: string, pairs: readonly Pair[]): CompiledQuery[] {
+  if (pairs.length === 0) return [];
   if (dialect === 'sqlite') {
-    return sql`select ${runId}, ${experimentId}, j.value ->> 0, j.value ->> 1 from json_each(${JSON.stringify(pairs.map((p) => [p.key, p.value]))}) j where true`;
+    const params: unknown[] = [];
+    for (const p of pairs) params.push(runId, experimentId, p.key, p.value);
+    return valuesChunks(name, head, tail, 4, params, PAIR_CHUNK_SIZES);
   }
-  return sql`select ${runId}::text, ${experimentId}::text, * from unnest(${pairs.map((p) => p.key)}::text[], ${pairs.map((p) => p.value)}::text[])`;
+  return [
+    CompiledQuery.raw(`${head} select $1::text, $2::text, * from unnest($3::text[], $4::text[]) ${tail}`, [
+      runId,
+      experimentId,
+      pairs.map((p) => p.key),
+      pairs.map((p) => p.value),
+    ]),
+  ];
 }
 
 /** Inserts params that are not there yet (the caller then checks none differs: params are write-once). */
-export function insertParams(dialect: DialectName, runId: string, experimentId: string, params: readonly { key: string; value: string }[]): Sql {
-  return sql`insert into run_params (run_id, experiment_id, key, value) ${pairRows(dialect, runId, experimentId, params)} on conflict do nothing`;
+export function insertParams(dialect: DialectName, runId: string, experimentId: string, params: readonly Pair[]): CompiledQuery[] {
+  return pairInserts(dialect, 'params', 'insert into run_params (run_id, experiment_id, key, value)', 'on conflict do nothing', runId, experimentId, params);
 }
 
-/** Sets tags (last write wins). */
-export function upsertTags(dialect: DialectName, runId: string, experimentId: string, tags: readonly { key: string; value: string }[]): Sql {
-  return sql`insert into run_tags (run_id, experiment_id, key, value) ${pairRows(dialect, runId, experimentId, tags)} on conflict (run_id, key) do update set value = excluded.value`;
+/** Sets tags (last write wins); `tags` must not name a key twice (PostgreSQL refuses to update a row twice in one statement). */
+export function upsertTags(dialect: DialectName, runId: string, experimentId: string, tags: readonly Pair[]): CompiledQuery[] {
+  return pairInserts(dialect, 'tags', 'insert into run_tags (run_id, experiment_id, key, value)', 'on conflict (run_id, key) do update set value = excluded.value', runId, experimentId, tags);
 }
 
 /** The columns selectRuns returns. JSON columns are text on SQLite and parsed values on PostgreSQL. */

@@ -434,7 +434,7 @@ export class TrackingService {
         lifecycleStage: 'active',
       };
       await this.q.insertRun(tx, { id, experiment_id: experimentId, project_id: projectId, name, user_id: userId, status: 'RUNNING', start_time: startTime, end_time: null, lifecycle_stage: 'active', artifact_uri: info.artifactUri, deleted_time: null, created_by: actorId(actor) });
-      await tx.executeQuery(upsertTags(this.store.dialect, id, experimentId, allTags).compile(tx));
+      for (const q of upsertTags(this.store.dialect, id, experimentId, allTags)) await tx.executeQuery(q);
       await this.audit.append(tx, {
         actor: actorId(actor),
         requestId: actor.requestId,
@@ -472,7 +472,7 @@ export class TrackingService {
       const endTime = input.endTime ?? (terminal && before.end_time === null ? this.clock.now() : before.end_time);
       const name = input.name !== undefined && input.name !== '' ? input.name : before.name;
       await tx.updateTable('runs').set({ status, end_time: endTime, name }).where('id', '=', id).execute();
-      if (name !== before.name) await tx.executeQuery(upsertTags(this.store.dialect, id, before.experiment_id, [{ key: SYSTEM_TAGS.runName, value: name }]).compile(tx));
+      if (name !== before.name) for (const q of upsertTags(this.store.dialect, id, before.experiment_id, [{ key: SYSTEM_TAGS.runName, value: name }])) await tx.executeQuery(q);
       const action = terminal && !TERMINAL_STATUSES.has(before.status as RunStatus) ? 'run.terminate' : 'run.update';
       await this.audit.append(tx, {
         actor: actorId(actor),
@@ -536,10 +536,11 @@ export class TrackingService {
       if (run === undefined) throw noRun(runId);
       if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
       if (batch.params.length > 0) {
-        const inserted = await tx.executeQuery(insertParams(dialect, runId, run.experiment_id, batch.params).compile(tx));
+        let inserted = 0;
+        for (const q of insertParams(dialect, runId, run.experiment_id, batch.params)) inserted += Number((await tx.executeQuery(q)).numAffectedRows ?? Number.NaN);
         // Every param new (the common case): none can differ from a stored value, so nothing to read back.
         const stored =
-          Number(inserted.numAffectedRows ?? -1) === batch.params.length
+          inserted === batch.params.length
             ? []
             : await tx.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', runId).where('key', 'in', batch.params.map((p) => p.key)).execute();
         const want = new Map(batch.params.map((p) => [p.key, p.value]));
@@ -560,7 +561,7 @@ export class TrackingService {
       }
       if (batch.tags.length > 0) {
         const tags = dedupeTags(batch.tags);
-        await tx.executeQuery(upsertTags(dialect, runId, run.experiment_id, tags).compile(tx));
+        for (const q of upsertTags(dialect, runId, run.experiment_id, tags)) await tx.executeQuery(q);
         const name = tags.find((t) => t.key === SYSTEM_TAGS.runName);
         if (name !== undefined) await tx.updateTable('runs').set({ name: name.value }).where('id', '=', runId).execute();
       }
@@ -633,7 +634,7 @@ export class TrackingService {
         }
       }
       history.push(model);
-      await tx.executeQuery(upsertTags(this.store.dialect, runId, run.experiment_id, [{ key: SYSTEM_TAGS.loggedModels, value: JSON.stringify(history) }]).compile(tx));
+      for (const q of upsertTags(this.store.dialect, runId, run.experiment_id, [{ key: SYSTEM_TAGS.loggedModels, value: JSON.stringify(history) }])) await tx.executeQuery(q);
     });
   }
 
