@@ -19,9 +19,28 @@ import { openStore, sortedUnique } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
 import { parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import { compileRunSearch } from './search-sql.ts';
-import { TrackingService } from './tracking-service.ts';
+import { TrackingService, timeOrderedRunId } from './tracking-service.ts';
+import { RUN_ID_PATTERN } from './model.ts';
 
 const actor: Actor = { principal: null, requestId: null };
+
+test('run ids: MLflow\'s 32 hex digits, UUIDv7 layout (time, version 7, variant), ordered by creation time, unique', () => {
+  const pattern = new RegExp(RUN_ID_PATTERN);
+  const t0 = 1_763_870_000_000;
+  const same = new Set(Array.from({ length: 10_000 }, () => timeOrderedRunId(t0)));
+  assert.equal(same.size, 10_000, '74 random bits: no collision within one millisecond');
+  for (const id of [...same].slice(0, 100)) {
+    assert.match(id, /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/);
+    assert.match(id, pattern);
+    assert.equal(parseInt(id.slice(0, 12), 16), t0);
+  }
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 48 - 2 }), fc.integer({ min: 1, max: 10 ** 9 }), (a, d) => {
+      const b = Math.min(a + d, 2 ** 48 - 1);
+      assert.ok(timeOrderedRunId(a) < timeOrderedRunId(b), 'a later millisecond sorts after an earlier one');
+    }),
+  );
+});
 
 for (const kind of databaseKinds) {
   describe(`tracking service on ${kind}`, () => {
