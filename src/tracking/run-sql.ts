@@ -162,26 +162,31 @@ export interface RunDetailRow {
   readonly inputs: unknown;
 }
 
-/** Whole runs (info, latest metrics, params, tags, inputs) of one project, by id, in one statement. */
-export function selectRuns(dialect: DialectName, projectId: string, ids: readonly string[]): RawBuilder<RunDetailRow> {
-  if (dialect === 'sqlite') {
-    return sql<RunDetailRow>`select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,
+const RUN_DETAIL_SQL = {
+  sqlite: `select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,
       (select json_group_array(json_array(m.key, m.value, m.step, m.timestamp, m.is_nan)) from run_latest_metrics m where m.run_id = r.id) as metrics,
       (select json_group_array(json_array(p.key, p.value)) from run_params p where p.run_id = r.id) as params,
       (select json_group_array(json_array(t.key, t.value)) from run_tags t where t.run_id = r.id) as tags,
       (select json_group_array(json_array(d.name, d.digest, d.source_type, d.source, d.schema, d.profile,
           json((select json_group_array(json_array(it.key, it.value)) from run_input_tags it where it.run_id = ri.run_id and it.dataset_id = ri.dataset_id))))
         from run_inputs ri join datasets d on d.id = ri.dataset_id where ri.run_id = r.id) as inputs
-      from runs r where r.id in (select value from json_each(${JSON.stringify(ids)})) and r.project_id = ${projectId}`;
-  }
-  return sql<RunDetailRow>`select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,
+      from runs r where r.id in (select value from json_each(?)) and r.project_id = ?`,
+  postgres: `select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,
     (select coalesce(json_agg(json_build_array(m.key, m.value, m.step, m.timestamp, m.is_nan)), '[]'::json) from run_latest_metrics m where m.run_id = r.id) as metrics,
     (select coalesce(json_agg(json_build_array(p.key, p.value)), '[]'::json) from run_params p where p.run_id = r.id) as params,
     (select coalesce(json_agg(json_build_array(t.key, t.value)), '[]'::json) from run_tags t where t.run_id = r.id) as tags,
     (select coalesce(json_agg(json_build_array(d.name, d.digest, d.source_type, d.source, d.schema, d.profile,
         (select coalesce(json_agg(json_build_array(it.key, it.value)), '[]'::json) from run_input_tags it where it.run_id = ri.run_id and it.dataset_id = ri.dataset_id))), '[]'::json)
       from run_inputs ri join datasets d on d.id = ri.dataset_id where ri.run_id = r.id) as inputs
-    from runs r where r.id = any(${[...ids]}::text[]) and r.project_id = ${projectId}`;
+    from runs r where r.id = any($1::text[]) and r.project_id = $2`,
+} as const;
+
+/**
+ * Whole runs (info, latest metrics, params, tags, inputs) of one project, by id, in one statement.
+ * The text is fixed (built with the sql template, Kysely compiled it anew on every runs/get).
+ */
+export function selectRuns(dialect: DialectName, projectId: string, ids: readonly string[]): CompiledQuery<RunDetailRow> {
+  return CompiledQuery.raw(RUN_DETAIL_SQL[dialect], [dialect === 'sqlite' ? JSON.stringify(ids) : [...ids], projectId]);
 }
 
 /** A JSON column as a value (SQLite returns text, PostgreSQL parsed JSON). */

@@ -468,7 +468,7 @@ export class TrackingService {
 
   private async loadRuns(projectId: ProjectId, ids: readonly string[]): Promise<Run[]> {
     if (ids.length === 0) return [];
-    const { rows } = await selectRuns(this.store.dialect, projectId, ids).execute(this.store.db);
+    const { rows } = await this.store.db.executeQuery(selectRuns(this.store.dialect, projectId, ids));
     const byId = new Map(rows.map((r) => [r.id, toRun(r)]));
     return ids.map((id) => byId.get(id)).filter((r): r is Run => r !== undefined);
   }
