@@ -113,9 +113,9 @@ export function upsertLatestMetrics(tx: Tx, dialect: DialectName, runId: string,
 type Pair = { readonly key: string; readonly value: string };
 
 /**
- * `head` for rows of (run, experiment, key, value): VALUES tuples on SQLite (prepared once per chunk
- * size; a JSON array read with json_each cost three times as much for a handful of rows), arrays read
- * with unnest on PostgreSQL.
+ * `head … tail` for rows of (run, experiment, key, value): VALUES tuples on SQLite (one text per
+ * chunk size, kept prepared; a JSON array read with json_each cost three times as much for a handful
+ * of rows), two arrays read with unnest on PostgreSQL.
  */
 function pairInserts(dialect: DialectName, name: string, head: string, tail: string, runId: string, experimentId: string, pairs: readonly Pair[]): CompiledQuery[] {
   if (pairs.length === 0) return [];
@@ -182,8 +182,8 @@ const RUN_DETAIL_SQL = {
 } as const;
 
 /**
- * Whole runs (info, latest metrics, params, tags, inputs) of one project, by id, in one statement.
- * The text is fixed (built with the sql template, Kysely compiled it anew on every runs/get).
+ * Whole runs (info, latest metrics, params, tags, inputs) of one project, by id, in one statement:
+ * a fixed text per dialect with the ids and the project bound, so nothing is compiled per call.
  */
 export function selectRuns(dialect: DialectName, projectId: string, ids: readonly string[]): CompiledQuery<RunDetailRow> {
   return CompiledQuery.raw(RUN_DETAIL_SQL[dialect], [dialect === 'sqlite' ? JSON.stringify(ids) : [...ids], projectId]);

@@ -19,7 +19,7 @@ import { openStore, sortedUnique } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
 import { parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import { compileRunSearch } from './search-sql.ts';
-import { TrackingService, timeOrderedRunId } from './tracking-service.ts';
+import { TrackingService, generatedRunName, timeOrderedRunId } from './tracking-service.ts';
 import { RUN_ID_PATTERN } from './model.ts';
 
 const actor: Actor = { principal: null, requestId: null };
@@ -40,6 +40,10 @@ test('run ids: MLflow\'s 32 hex digits, UUIDv7 layout (time, version 7, variant)
       assert.ok(timeOrderedRunId(a) < timeOrderedRunId(b), 'a later millisecond sorts after an earlier one');
     }),
   );
+  // Default run names come from the random digits, not the time: runs made together get different names.
+  const names = [...same].slice(0, 1000).map(generatedRunName);
+  assert.ok(new Set(names).size >= 990, `${new Set(names).size} distinct names of 1,000`);
+  assert.ok(new Set(names.map((n) => n.split('-')[0])).size >= 30, 'the adjectives vary');
 });
 
 for (const kind of databaseKinds) {

@@ -788,6 +788,8 @@ const NOUNS = ['ant', 'bass', 'bear', 'bird', 'cat', 'crane', 'deer', 'dove', 'd
 
 /** A readable default run name derived from the (random) run id, like MLflow's `bold-fox-123`. */
 export function generatedRunName(id: string): string {
-  const h = (from: number, len: number): number => Number.parseInt(id.slice(from, from + len), 16) || 0;
-  return `${ADJECTIVES[h(0, 4) % ADJECTIVES.length] as string}-${NOUNS[h(4, 4) % NOUNS.length] as string}-${h(8, 4) % 1000}`;
+  // From the id's last 12 hex digits: random in run ids (whose first 12 are the creation time) and in model ids alike.
+  const tail = id.slice(-12);
+  const h = (from: number): number => Number.parseInt(tail.slice(from, from + 4), 16) || 0;
+  return `${ADJECTIVES[h(0) % ADJECTIVES.length] as string}-${NOUNS[h(4) % NOUNS.length] as string}-${h(8) % 1000}`;
 }
