@@ -19,7 +19,6 @@
 // the database are counted and must equal 2xx responses × batch size (RECONCILED). The search
 // corpus is written straight into the database file (as the tracking tables store it) before the
 // search is measured, so seeding 100,000 runs takes seconds instead of minutes.
-import { createRequire } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -32,6 +31,7 @@ import type { LoadResult, LoadSpec } from './support/load.ts';
 import { describeMachine, machine, processCpuSeconds, strataBuild } from './support/machine.ts';
 import { benchFlags, fix, humanWriter, int, repoRoot, runChild, startListening, stopChild } from './support/report.ts';
 import { startStrataServer } from './support/strata-server.ts';
+import { runAutocannon } from './support/autocannon.ts';
 import { chunkRows } from '../src/store/metric-chunks.ts';
 
 const PROFILE_DIR = process.env['STRATA_BENCH_CPU_PROF'];
@@ -98,8 +98,6 @@ function exchange(url: string, method: string, path: string, headers: Record<str
   });
 }
 
-type Autocannon = (opts: Record<string, unknown>, done: (err: unknown, result: Omit<LoadResult, 'wallSeconds'>) => void) => { on(event: 'response', fn: () => void): void };
-
 /** log-batch bodies with fresh steps each time (10 keys; batch/10 steps per key). */
 function logBatchBody(runId: string, n: number, batch: number, now: number): string {
   const steps = Math.max(1, Math.floor(batch / 10));
@@ -143,38 +141,27 @@ async function worker(spec: WorkerSpec): Promise<void> {
     return;
   }
   if (spec.mode === 'log-batch') {
-    const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
     const runIds = spec.runIds ?? [];
     const batch = spec.batch ?? 10;
     const now = Date.now();
     let n = 0;
-    // autocannon's own run time ends on its one-second tick: time the run here, to the last answer.
-    const started = performance.now();
-    let last = started;
-    const result = await new Promise<Omit<LoadResult, 'wallSeconds'>>((resolve, reject) => {
-      const instance = autocannon({
+    const result = await runAutocannon({
       url: spec.url,
       connections: spec.connections,
-      pipelining: 1,
-      ...(spec.amount === undefined ? { duration: spec.duration } : { amount: spec.amount }),
-      timeout: 30,
+      ...(spec.amount === undefined ? { duration: spec.duration ?? 10 } : { amount: spec.amount }),
       requests: [
         {
           method: 'POST',
           path: `${API}/runs/log-batch`,
           headers: { ...spec.headers, 'content-type': 'application/json' },
-          setupRequest: (req: Record<string, unknown>) => {
+          setupRequest: (req) => {
             const i = n++;
             return { ...req, body: logBatchBody(runIds[i % runIds.length] as string, Math.floor(i / runIds.length), batch, now) };
           },
         },
       ],
-      }, (err, r) => (err === null || err === undefined ? resolve(r) : reject(err instanceof Error ? err : new Error(JSON.stringify(err)))));
-      instance.on('response', () => {
-        last = performance.now();
-      });
     });
-    process.stdout.write(`${JSON.stringify({ ...result, wallSeconds: (last - started) / 1000 })}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   // create-runs: each of `connections` keep-alive connections loops "runs/create, then one small
@@ -182,59 +169,46 @@ async function worker(spec: WorkerSpec): Promise<void> {
   // autocannon, like the other phases: fetch() cost the load generator ~0.9 ms of CPU per run here,
   // more than the server, so the figure measured the client. A failed create skips its log-batch.
   const total = spec.runs ?? 0;
-  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   const headers = { ...spec.headers, 'content-type': 'application/json' };
   let made = 0;
   let failed = 0;
   const cpu0 = process.cpuUsage();
-  const started = performance.now();
-  let last = started;
-  const result = await new Promise<Omit<LoadResult, 'wallSeconds'>>((resolve, reject) => {
-    const instance = autocannon(
+  const result = await runAutocannon({
+    url: spec.url,
+    connections: spec.connections,
+    amount: total * 2,
+    requests: [
       {
-        url: spec.url,
-        connections: spec.connections,
-        pipelining: 1,
-        amount: total * 2,
-        timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            path: `${API}/runs/create`,
-            headers,
-            setupRequest: (req: Record<string, unknown>) => {
-              const i = made++;
-              return { ...req, body: JSON.stringify({ experiment_id: spec.experimentId, start_time: Date.now(), run_name: `bench-${i}`, tags: [{ key: 'mlflow.user', value: 'bench' }, { key: 'mlflow.source.type', value: 'LOCAL' }] }) };
-            },
-            onResponse: (status: number, body: string, context: Record<string, unknown>) => {
-              if (status === 200) context['runId'] = (JSON.parse(body) as { run: { info: { run_id: string } } }).run.info.run_id;
-              else failed += 1;
-            },
-          },
-          {
-            method: 'POST',
-            path: `${API}/runs/log-batch`,
-            headers,
-            setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
-              const runId = context['runId'];
-              if (typeof runId !== 'string') return undefined; // its create failed: start the next run
-              const i = made;
-              return { ...req, body: JSON.stringify({ run_id: runId, params: [{ key: 'lr', value: '0.01' }, { key: 'depth', value: String(i % 8) }], metrics: [{ key: 'acc', value: (i % 100) / 100, timestamp: Date.now(), step: 0 }] }) };
-            },
-            onResponse: (status: number) => {
-              if (status !== 200) failed += 1;
-            },
-          },
-        ],
+        method: 'POST',
+        path: `${API}/runs/create`,
+        headers,
+        setupRequest: (req) => {
+          const i = made++;
+          return { ...req, body: JSON.stringify({ experiment_id: spec.experimentId, start_time: Date.now(), run_name: `bench-${i}`, tags: [{ key: 'mlflow.user', value: 'bench' }, { key: 'mlflow.source.type', value: 'LOCAL' }] }) };
+        },
+        onResponse: (status, body, context) => {
+          if (status === 200) context['runId'] = (JSON.parse(body) as { run: { info: { run_id: string } } }).run.info.run_id;
+          else failed += 1;
+        },
       },
-      (err, r) => (err === null || err === undefined ? resolve(r) : reject(err instanceof Error ? err : new Error(JSON.stringify(err)))),
-    );
-    instance.on('response', () => {
-      last = performance.now();
-    });
+      {
+        method: 'POST',
+        path: `${API}/runs/log-batch`,
+        headers,
+        setupRequest: (req, context) => {
+          const runId = context['runId'];
+          if (typeof runId !== 'string') return undefined; // its create failed: start the next run
+          const i = made;
+          return { ...req, body: JSON.stringify({ run_id: runId, params: [{ key: 'lr', value: '0.01' }, { key: 'depth', value: String(i % 8) }], metrics: [{ key: 'acc', value: (i % 100) / 100, timestamp: Date.now(), step: 0 }] }) };
+        },
+        onResponse: (status) => {
+          if (status !== 200) failed += 1;
+        },
+      },
+    ],
   });
   const cpu = process.cpuUsage(cpu0);
-  process.stdout.write(`${JSON.stringify({ seconds: (last - started) / 1000, runs: total, failed: failed + result.errors, clientCpuMsPerRun: (cpu.user + cpu.system) / 1000 / Math.max(1, total) })}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds: result.wallSeconds, runs: total, failed: failed + result.errors, clientCpuMsPerRun: (cpu.user + cpu.system) / 1000 / Math.max(1, total) })}\n`);
 }
 
 const workerSpec = process.env['STRATA_BENCH_TRACKING_WORKER'];

@@ -2,7 +2,8 @@
 // loop: `node --import tsx bench/support/load.ts '<LoadSpec as JSON>'`. It drives autocannon 8
 // through its programmatic API (the CLI cannot vary the path per request) and prints autocannon's
 // result object as one JSON line on stdout.
-import { createRequire } from 'node:module';
+import { runAutocannon } from './autocannon.ts';
+import type { AutocannonRequest } from './autocannon.ts';
 
 /** What to send. `path` may contain `{n}`: replaced per request by a counter modulo `cycle`. */
 export interface LoadSpec {
@@ -36,22 +37,8 @@ export interface LoadResult {
   readonly throughput: { readonly average: number };
 }
 
-interface AutocannonRequest {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
-  setupRequest?: (req: AutocannonRequest) => AutocannonRequest;
-}
-interface AutocannonInstance {
-  on(event: 'response', fn: () => void): void;
-}
-type Autocannon = (opts: Record<string, unknown>, done: (err: unknown, result: Omit<LoadResult, 'wallSeconds'>) => void) => AutocannonInstance;
-
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
-  // autocannon ships no types and is CommonJS; load it through require with the shape we use.
-  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   let n = 0;
   const request: AutocannonRequest = {
     method: spec.method,
@@ -66,25 +53,8 @@ async function main(): Promise<void> {
       return { ...req, path: spec.path.replace('{n}', String(i)) };
     };
   }
-  const started = performance.now();
-  let lastResponse = started;
-  const result = await new Promise<Omit<LoadResult, 'wallSeconds'>>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: spec.url,
-        connections: spec.connections,
-        pipelining: 1,
-        ...(spec.amount === undefined ? { duration: spec.duration } : { amount: spec.amount }),
-        requests: [request],
-        timeout: 30,
-      },
-      (err, r) => (err === null || err === undefined ? resolve(r) : reject(err instanceof Error ? err : new Error(JSON.stringify(err)))),
-    );
-    instance.on('response', () => {
-      lastResponse = performance.now();
-    });
-  });
-  process.stdout.write(`${JSON.stringify({ ...result, wallSeconds: (lastResponse - started) / 1000 })}\n`);
+  const result = await runAutocannon({ url: spec.url, connections: spec.connections, ...(spec.amount === undefined ? { duration: spec.duration } : { amount: spec.amount }), requests: [request] });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 await main();
