@@ -40,6 +40,7 @@ test('run ids: MLflow\'s 32 hex digits, UUIDv7 layout (time, version 7, variant)
       assert.ok(timeOrderedRunId(a) < timeOrderedRunId(b), 'a later millisecond sorts after an earlier one');
     }),
   );
+  for (const odd of [Number.NaN, -1, Number.POSITIVE_INFINITY, 2 ** 60]) assert.match(timeOrderedRunId(odd), /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/, `a clock reading of ${odd}`);
   // Default run names come from the random digits, not the time: runs made together get different names.
   const names = [...same].slice(0, 1000).map(generatedRunName);
   assert.ok(new Set(names).size >= 990, `${new Set(names).size} distinct names of 1,000`);

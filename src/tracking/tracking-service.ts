@@ -52,7 +52,7 @@ export const randomTrackingIds: TrackingIds = {
  * of one random page per index per run: creating runs costs ~7 % less CPU (bench `tracking`, create).
  */
 export function timeOrderedRunId(now: number): string {
-  const ms = Math.max(0, Math.min(Math.floor(now), 2 ** 48 - 1));
+  const ms = Number.isFinite(now) ? Math.max(0, Math.min(Math.floor(now), 2 ** 48 - 1)) : 0;
   // randomUUID's hex: version '4' at index 12 becomes '7'; the variant digit at 16 is kept.
   return `${ms.toString(16).padStart(12, '0')}7${randomUUID().replaceAll('-', '').slice(13)}`;
 }
