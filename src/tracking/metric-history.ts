@@ -14,7 +14,7 @@ import type { Clock } from '../kernel/index.ts';
 import type { DialectName, MetricPoint, Store, Tx } from '../store/index.ts';
 import { batchRow, chunkRows, decodeBatch, decodePoints, sortedUnique } from '../store/index.ts';
 import type { Metric } from './model.ts';
-import { insertMetricBatch, insertMetricChunks } from './run-sql.ts';
+import { executeAll, insertMetricBatch, insertMetricChunks } from './run-sql.ts';
 
 /**
  * A key with at least this many points in one batch is written as a chunk at once; fewer wait to be
@@ -81,7 +81,7 @@ export class MetricHistory {
       if (points.length >= CHUNK_AT_POINTS) chunks.push(...chunkRows(runId, key, points));
       else small.push(...points);
     }
-    for (const q of insertMetricChunks(tx, this.dialect, chunks)) await tx.executeQuery(q);
+    await executeAll(tx, insertMetricChunks(tx, this.dialect, chunks));
     if (small.length > 0) await tx.executeQuery(insertMetricBatch(this.dialect, batchRow(runId, small)));
     return small.length;
   }
@@ -166,7 +166,7 @@ export class MetricHistory {
         }
       }
       const chunks = [...series].flatMap(([runId, keys]) => [...keys].flatMap(([key, list]) => chunkRows(runId, key, list)));
-      for (const q of insertMetricChunks(tx, this.dialect, chunks)) await tx.executeQuery(q);
+      await executeAll(tx, insertMetricChunks(tx, this.dialect, chunks));
       return n;
     });
     runIds.forEach((id, i) => {

@@ -34,6 +34,13 @@ function metricRows(fixed: readonly string[], metrics: readonly Metric[]): Sql {
   return sql`select ${sql.join(fixed.map((f) => sql`${f}::text`))}, * from unnest(${keys}::text[], ${values}::float8[], ${nans}::int[], ${steps}::int8[], ${times}::int8[])`;
 }
 
+/** Runs statements in order in `tx` (the builders here return one or several); returns the rows they changed in all. */
+export async function executeAll(tx: Tx, queries: readonly CompiledQuery[]): Promise<number> {
+  let changed = 0;
+  for (const q of queries) changed += Number((await tx.executeQuery(q)).numAffectedRows ?? 0n);
+  return changed;
+}
+
 /** Rows per SQLite VALUES statement: a batch is cut greedily into chunks of these sizes. */
 const CHUNK_SIZES: readonly number[] = [500, 100, 10, 1];
 /** The same for params and tags (at most 100 a request, usually a handful): one statement for up to five rows. */

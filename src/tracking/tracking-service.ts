@@ -25,7 +25,7 @@ import { compileExperimentSearch, compileRunSearch } from './search-sql.ts';
 import { decodePageToken, encodePageToken, parseExperimentFilter, parseExperimentOrderBy, parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import type { ParseResult } from './search-filter.ts';
 import { MetricHistory } from './metric-history.ts';
-import { insertParams, jsonColumn, jsonNumberValue, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
+import { executeAll, insertParams, jsonColumn, jsonNumberValue, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
 import type { RunDetailRow } from './run-sql.ts';
 import { latestPerKey, sampleSteps, validateBatch, validateExperimentName, validateExperimentTag, validateKey, validateRunTag, validateValue } from './validation.ts';
 
@@ -446,7 +446,7 @@ export class TrackingService {
         lifecycleStage: 'active',
       };
       await this.q.insertRun(tx, { id, experiment_id: experimentId, project_id: projectId, name, user_id: userId, status: 'RUNNING', start_time: startTime, end_time: null, lifecycle_stage: 'active', artifact_uri: info.artifactUri, deleted_time: null, created_by: actorId(actor) });
-      for (const q of upsertTags(this.store.dialect, id, experimentId, allTags)) await tx.executeQuery(q);
+      await executeAll(tx, upsertTags(this.store.dialect, id, experimentId, allTags));
       await this.audit.append(tx, {
         actor: actorId(actor),
         requestId: actor.requestId,
@@ -484,7 +484,7 @@ export class TrackingService {
       const endTime = input.endTime ?? (terminal && before.end_time === null ? this.clock.now() : before.end_time);
       const name = input.name !== undefined && input.name !== '' ? input.name : before.name;
       await tx.updateTable('runs').set({ status, end_time: endTime, name }).where('id', '=', id).execute();
-      if (name !== before.name) for (const q of upsertTags(this.store.dialect, id, before.experiment_id, [{ key: SYSTEM_TAGS.runName, value: name }])) await tx.executeQuery(q);
+      if (name !== before.name) await executeAll(tx, upsertTags(this.store.dialect, id, before.experiment_id, [{ key: SYSTEM_TAGS.runName, value: name }]));
       const action = terminal && !TERMINAL_STATUSES.has(before.status as RunStatus) ? 'run.terminate' : 'run.update';
       await this.audit.append(tx, {
         actor: actorId(actor),
@@ -548,8 +548,7 @@ export class TrackingService {
       if (run === undefined) throw noRun(runId);
       if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
       if (batch.params.length > 0) {
-        let inserted = 0;
-        for (const q of insertParams(dialect, runId, run.experiment_id, batch.params)) inserted += Number((await tx.executeQuery(q)).numAffectedRows ?? Number.NaN);
+        const inserted = await executeAll(tx, insertParams(dialect, runId, run.experiment_id, batch.params));
         // Every param new (the common case): none can differ from a stored value, so nothing to read back.
         const stored =
           inserted === batch.params.length
@@ -569,11 +568,11 @@ export class TrackingService {
       let waiting = 0;
       if (batch.metrics.length > 0) {
         waiting = await this.history.write(tx, runId, batch.metrics);
-        for (const q of upsertLatestMetrics(tx, dialect, runId, run.experiment_id, latest)) await tx.executeQuery(q);
+        await executeAll(tx, upsertLatestMetrics(tx, dialect, runId, run.experiment_id, latest));
       }
       if (batch.tags.length > 0) {
         const tags = dedupeTags(batch.tags);
-        for (const q of upsertTags(dialect, runId, run.experiment_id, tags)) await tx.executeQuery(q);
+        await executeAll(tx, upsertTags(dialect, runId, run.experiment_id, tags));
         const name = tags.find((t) => t.key === SYSTEM_TAGS.runName);
         if (name !== undefined) await tx.updateTable('runs').set({ name: name.value }).where('id', '=', runId).execute();
       }
@@ -646,7 +645,7 @@ export class TrackingService {
         }
       }
       history.push(model);
-      for (const q of upsertTags(this.store.dialect, runId, run.experiment_id, [{ key: SYSTEM_TAGS.loggedModels, value: JSON.stringify(history) }])) await tx.executeQuery(q);
+      await executeAll(tx, upsertTags(this.store.dialect, runId, run.experiment_id, [{ key: SYSTEM_TAGS.loggedModels, value: JSON.stringify(history) }]));
     });
   }
 
@@ -728,7 +727,6 @@ function dedupeTags(tags: readonly Tag[]): Tag[] {
 }
 
 const sortByKey = <T extends { key: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-
 
 function rowToInfo(r: { id: string; experiment_id: string; project_id: string; name: string; user_id: string; status: string; start_time: number; end_time: number | null; lifecycle_stage: string; artifact_uri: string }): RunInfo {
   return {
