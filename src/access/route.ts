@@ -64,8 +64,17 @@ export interface RouteSpec<S extends RouteSchemas = RouteSchemas, R extends Reso
    * `'any'`: the same, whatever the Content-Type (MLflow's artifact PUT sends the file's guessed type).
    */
   readonly streamBody?: true | 'any';
-  /** Returns the JSON body (or a string for text responses). */
+  /** Returns the JSON body (or a string for text responses, or JsonText for a body already written as JSON). */
   readonly handler: (ctx: RouteContext<S, R>) => Promise<unknown>;
+}
+
+/**
+ * A response body that is already JSON text (written by the database, say): the gate sends it as it
+ * is, as `application/json`, instead of serialising an object. The producer answers for its being
+ * valid JSON.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
 }
 
 /** Identity helper that keeps the generic parameters when specs are collected in arrays. */

@@ -9,7 +9,7 @@ import sjson from 'secure-json-parse';
 import { Ajv } from 'ajv';
 import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import type { AccessService, Actor, AuditLog, Principal, RouteSpec, Resource } from '../access/index.ts';
-import { authorize, resourceKey } from '../access/index.ts';
+import { JsonText, authorize, resourceKey } from '../access/index.ts';
 import type { IdGenerator } from '../kernel/index.ts';
 import { StrataError, badRequest, notFound, unauthenticated } from '../kernel/index.ts';
 import { errorBody, handleError } from './errors.ts';
@@ -282,6 +282,7 @@ export async function buildApp(deps: AppDeps): Promise<StrataApp> {
         }
         const result = await spec.handler(new HandlerContext(req, reply, principal, resource));
         if (result === undefined) return reply.send();
+        if (result instanceof JsonText) return reply.type('application/json; charset=utf-8').send(result.text);
         return typeof result === 'string' ? reply.type('text/plain; charset=utf-8').send(result) : reply.send(result);
       },
     });

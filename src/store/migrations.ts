@@ -14,6 +14,7 @@ import { mlflowUploadsMigration } from './migrations-mlflow-uploads.ts';
 import { metricChunksMigration } from './migrations-metric-chunks.ts';
 import { metricStagingMigration } from './migrations-metric-staging.ts';
 import { multipartClaimsMigration } from './migrations-multipart-claims.ts';
+import { runVersionsMigration } from './migrations-run-versions.ts';
 
 function spine(dialect: DialectName): Migration {
   return {
@@ -239,6 +240,6 @@ function scopedTokens(): Migration {
 /** All migrations in order. Names sort lexically. */
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts(), '0004_tracking': trackingMigration(dialect), '0005_run_artifacts': runArtifactsMigration(dialect), '0006_registry': registryMigration(dialect), '0007_scoped_tokens': scopedTokens(), '0008_gangs': gangsMigration(dialect), '0009_logged_models': loggedModelsMigration(dialect), '0010_blob_gc': blobGcMigration(), '0011_mlflow_uploads': mlflowUploadsMigration(), '0012_metric_staging': metricStagingMigration(dialect), '0013_multipart_claims': multipartClaimsMigration(), '0014_metric_chunks': metricChunksMigration(dialect) }),
+    getMigrations: () => Promise.resolve({ '0001_spine': spine(dialect), '0002_jobs': jobs(), '0003_job_artifacts': jobArtifacts(), '0004_tracking': trackingMigration(dialect), '0005_run_artifacts': runArtifactsMigration(dialect), '0006_registry': registryMigration(dialect), '0007_scoped_tokens': scopedTokens(), '0008_gangs': gangsMigration(dialect), '0009_logged_models': loggedModelsMigration(dialect), '0010_blob_gc': blobGcMigration(), '0011_mlflow_uploads': mlflowUploadsMigration(), '0012_metric_staging': metricStagingMigration(dialect), '0013_multipart_claims': multipartClaimsMigration(), '0014_metric_chunks': metricChunksMigration(dialect), '0015_run_versions': runVersionsMigration() }),
   };
 }

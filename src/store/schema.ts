@@ -204,6 +204,8 @@ export interface RunsTable {
   artifact_uri: string;
   deleted_time: number | null;
   created_by: string;
+  /** Goes up by one in every transaction that changes the run's MLflow document (migration 0015). */
+  version: ColumnType<number, number | undefined, number>;
 }
 
 export interface RunParamsTable {

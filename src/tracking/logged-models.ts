@@ -21,6 +21,7 @@ import type { ParseResult } from './search-filter.ts';
 import { compileLoggedModelSearch } from './logged-model-sql.ts';
 import type { DatasetRef, LoggedModelOrderTerm } from './logged-model-sql.ts';
 import { validateBatch, validateKey, validateRunTag, validateValue } from './validation.ts';
+import { claimActiveRun, noRun } from './run-sql.ts';
 
 export type LoggedModelId = Brand<string, 'LoggedModelId'>;
 
@@ -147,7 +148,6 @@ const BAD_NAME_CHARS = ['/', ':', '.', '%', '"', "'"] as const;
 
 /** 404 with MLflow's wording. */
 export const noLoggedModel = (id: string): StrataError => new StrataError('not_found', `Logged model with ID '${id}' not found.`, { details: { model: id } });
-const noRun = (id: string): StrataError => new StrataError('not_found', `Run with id=${id} not found`, { details: { run: id } });
 const parsed = <T>(r: ParseResult<T>, what: string): T => {
   if (r.ok) return r.value;
   throw badRequest(`Invalid ${what}: ${r.error.message} (at character ${r.error.position})`, { position: r.error.position });
@@ -467,9 +467,7 @@ export class LoggedModels {
       if (!Number.isSafeInteger(o.step)) throw badRequest(`Invalid value ${JSON.stringify(o.step)} for parameter 'step': expected an integer`, { field: 'models.step' });
     }
     await this.store.transaction(async (tx) => {
-      const run = await tx.selectFrom('runs').select('lifecycle_stage').where('id', '=', runId).where('project_id', '=', projectId).executeTakeFirst();
-      if (run === undefined) throw noRun(runId);
-      if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
+      await claimActiveRun(tx, this.store.dialect, projectId, runId, 'state');
       for (const o of outputs) {
         await this.activeRow(tx, projectId, o.modelId);
         await tx

@@ -21,6 +21,7 @@ import { StrataError, badRequest, conflict } from '../kernel/index.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { AFTER_SLASH, ARTIFACT_LIST_LIMITS, ancestors, listArtifactTree } from './artifact-tree.ts';
 import type { ArtifactTreePage } from './artifact-tree.ts';
+import { noRun } from './run-sql.ts';
 
 /** Limits on run artifacts. */
 export const RUN_ARTIFACT_LIMITS = {
@@ -64,7 +65,6 @@ export interface RunArtifactRoot {
 }
 
 const actorId = (a: Actor): string => a.principal?.id ?? 'system';
-const noRun = (id: string): StrataError => new StrataError('not_found', `Run with id=${id} not found`, { details: { run: id } });
 
 /**
  * May this caller write this run's artifacts? A run-scoped token (a job attempt's) writes only to

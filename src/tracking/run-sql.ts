@@ -7,7 +7,9 @@
 // search page.
 import { CompiledQuery, sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
-import type { DialectName, MetricBatchRow, MetricChunkRow, Tx } from '../store/index.ts';
+import type { Selectable } from 'kysely';
+import { StrataError, badRequest } from '../kernel/index.ts';
+import type { Db, DialectName, MetricBatchRow, MetricChunkRow, RunsTable, Tx } from '../store/index.ts';
 import type { Metric } from './model.ts';
 
 type Sql = RawBuilder<unknown>;
@@ -163,6 +165,8 @@ export interface RunDetailRow {
   readonly end_time: number | null;
   readonly lifecycle_stage: string;
   readonly artifact_uri: string;
+  /** The run's change counter (migration 0015), read in the same statement as the rest. */
+  readonly version: number | string;
   readonly metrics: unknown;
   readonly params: unknown;
   readonly tags: unknown;
@@ -170,7 +174,7 @@ export interface RunDetailRow {
 }
 
 const RUN_DETAIL_SQL = {
-  sqlite: `select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,
+  sqlite: `select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.version,
       (select json_group_array(json_array(m.key, m.value, m.step, m.timestamp, m.is_nan)) from run_latest_metrics m where m.run_id = r.id) as metrics,
       (select json_group_array(json_array(p.key, p.value)) from run_params p where p.run_id = r.id) as params,
       (select json_group_array(json_array(t.key, t.value)) from run_tags t where t.run_id = r.id) as tags,
@@ -178,7 +182,7 @@ const RUN_DETAIL_SQL = {
           json((select json_group_array(json_array(it.key, it.value)) from run_input_tags it where it.run_id = ri.run_id and it.dataset_id = ri.dataset_id))))
         from run_inputs ri join datasets d on d.id = ri.dataset_id where ri.run_id = r.id) as inputs
       from runs r where r.id in (select value from json_each(?)) and r.project_id = ?`,
-  postgres: `select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,
+  postgres: `select r.id, r.experiment_id, r.project_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri, r.version,
     (select coalesce(json_agg(json_build_array(m.key, m.value, m.step, m.timestamp, m.is_nan)), '[]'::json) from run_latest_metrics m where m.run_id = r.id) as metrics,
     (select coalesce(json_agg(json_build_array(p.key, p.value)), '[]'::json) from run_params p where p.run_id = r.id) as params,
     (select coalesce(json_agg(json_build_array(t.key, t.value)), '[]'::json) from run_tags t where t.run_id = r.id) as tags,
@@ -206,4 +210,50 @@ export function jsonNumberValue(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string') return Number(v);
   return Number.NaN;
+}
+
+const CLAIM_RUN = {
+  sqlite: 'update runs set version = version + 1 where id = ? and project_id = ? returning',
+  postgres: 'update runs set version = version + 1 where id = $1 and project_id = $2 returning',
+} as const;
+/** What a claim returns: the two columns every write path checks, or the whole row (a quarter the cost for the first). */
+const CLAIMED = { state: 'lifecycle_stage, experiment_id', row: '*' } as const;
+type Claimed = { state: Pick<Selectable<RunsTable>, 'lifecycle_stage' | 'experiment_id'>; row: Selectable<RunsTable> };
+
+const RUN_VERSION = {
+  sqlite: 'select version from runs where id = ? and project_id = ?',
+  postgres: 'select version from runs where id = $1 and project_id = $2',
+} as const;
+
+/** The 404 of a run the project does not have. */
+export const noRun = (id: string): StrataError => new StrataError('not_found', `Run with id=${id} not found`, { details: { run: id } });
+
+/**
+ * Opens a change to run `id` of `projectId`: bumps its change counter (migration 0015) and returns
+ * its state (`'state'`: lifecycle stage and experiment) or whole row; 404 when the project has no
+ * such run. The first statement of every transaction that changes what the run's MLflow document
+ * holds (its row, latest metrics, params, tags, inputs, logged-model inputs and outputs), so a
+ * reader holding a rendered copy sees the counter move in the same commit as the change. On
+ * PostgreSQL it also takes the run's row lock before any other row of the run is written, so
+ * concurrent writers of one run queue in one order and cannot deadlock.
+ */
+export async function claimRun<K extends keyof Claimed>(tx: Tx, dialect: DialectName, projectId: string, id: string, returning: K): Promise<Claimed[K]> {
+  const q: CompiledQuery<Claimed[K]> = CompiledQuery.raw(`${CLAIM_RUN[dialect]} ${CLAIMED[returning]}`, [id, projectId]);
+  const run = (await tx.executeQuery(q)).rows[0];
+  if (run === undefined) throw noRun(id);
+  return run;
+}
+
+/** claimRun for a change only an active run takes (400 with MLflow's message for a deleted one). */
+export async function claimActiveRun<K extends keyof Claimed>(tx: Tx, dialect: DialectName, projectId: string, id: string, returning: K): Promise<Claimed[K]> {
+  const run = await claimRun(tx, dialect, projectId, id, returning);
+  if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${id} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: id });
+  return run;
+}
+
+/** The change counter of run `id` of `projectId`, or undefined when the project has no such run: one primary-key read. */
+export async function runVersion(db: Db, dialect: DialectName, projectId: string, id: string): Promise<number | undefined> {
+  const q: CompiledQuery<{ version: number | string }> = CompiledQuery.raw(RUN_VERSION[dialect], [id, projectId]);
+  const row = (await db.executeQuery(q)).rows[0];
+  return row === undefined ? undefined : Number(row.version);
 }

@@ -25,7 +25,7 @@ import { compileExperimentSearch, compileRunSearch } from './search-sql.ts';
 import { decodePageToken, encodePageToken, parseExperimentFilter, parseExperimentOrderBy, parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import type { ParseResult } from './search-filter.ts';
 import { MetricHistory } from './metric-history.ts';
-import { executeAll, insertParams, jsonColumn, jsonNumberValue, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
+import { claimActiveRun, claimRun, executeAll, insertParams, jsonColumn, jsonNumberValue, noRun, runVersion, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
 import type { RunDetailRow } from './run-sql.ts';
 import { latestPerKey, sampleSteps, validateBatch, validateExperimentName, validateExperimentTag, validateKey, validateRunTag, validateValue } from './validation.ts';
 
@@ -115,7 +115,6 @@ const SCOPE_CACHE_MAX = 100_000;
 
 /** 404s with MLflow's wording (the MLflow front end passes messages through unchanged). */
 const noExperiment = (id: string): StrataError => new StrataError('not_found', `No Experiment with id=${id} exists`, { details: { experiment: id } });
-const noRun = (id: string): StrataError => new StrataError('not_found', `Run with id=${id} not found`, { details: { run: id } });
 const parsed = <T>(r: ParseResult<T>, what: string): T => {
   if (r.ok) return r.value;
   throw badRequest(`Invalid ${what}: ${r.error.message} (at character ${r.error.position})`, { position: r.error.position });
@@ -150,7 +149,6 @@ export class TrackingService {
     const db = store.db;
     this.q = {
       experiment: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('experiments').selectAll().where('id', '=', p.id).where('project_id', '=', p.project)),
-      runState: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('runs').select(['lifecycle_stage', 'experiment_id']).where('id', '=', p.id).where('project_id', '=', p.project)),
       insertRun: precompile(db, RUN_COLUMNS, (d, p) => d.insertInto('runs').values(p)),
     };
   }
@@ -349,7 +347,7 @@ export class TrackingService {
       if (e.lifecycle_stage === 'deleted') return;
       const now = this.clock.now();
       await tx.updateTable('experiments').set({ lifecycle_stage: 'deleted', last_update_time: now }).where('id', '=', id).execute();
-      const runs = await tx.updateTable('runs').set({ lifecycle_stage: 'deleted', deleted_time: now }).where('experiment_id', '=', id).where('lifecycle_stage', '=', 'active').executeTakeFirst();
+      const runs = await tx.updateTable('runs').set((eb) => ({ lifecycle_stage: 'deleted', deleted_time: now, version: eb('version', '+', 1) })).where('experiment_id', '=', id).where('lifecycle_stage', '=', 'active').executeTakeFirst();
       await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.delete', resource: `experiment/${id}`, project: projectId, details: { name: e.name, runsDeleted: Number(runs.numUpdatedRows) } });
     });
   }
@@ -361,7 +359,7 @@ export class TrackingService {
       if (e.lifecycle_stage === 'active') return;
       const deletedAt = Number(e.last_update_time);
       await tx.updateTable('experiments').set({ lifecycle_stage: 'active', last_update_time: this.clock.now() }).where('id', '=', id).execute();
-      const runs = await tx.updateTable('runs').set({ lifecycle_stage: 'active', deleted_time: null }).where('experiment_id', '=', id).where('lifecycle_stage', '=', 'deleted').where('deleted_time', '=', deletedAt).executeTakeFirst();
+      const runs = await tx.updateTable('runs').set((eb) => ({ lifecycle_stage: 'active', deleted_time: null, version: eb('version', '+', 1) })).where('experiment_id', '=', id).where('lifecycle_stage', '=', 'deleted').where('deleted_time', '=', deletedAt).executeTakeFirst();
       await this.audit.append(tx, { actor: actorId(actor), requestId: actor.requestId, action: 'experiment.restore', resource: `experiment/${id}`, project: projectId, details: { name: e.name, runsRestored: Number(runs.numUpdatedRows) } });
     });
   }
@@ -461,9 +459,24 @@ export class TrackingService {
   }
 
   async getRun(projectId: ProjectId, id: string): Promise<Run> {
-    const [run] = await this.loadRuns(projectId, [id]);
-    if (run === undefined) throw noRun(id);
-    return run;
+    return (await this.getVersionedRun(projectId, id)).run;
+  }
+
+  /**
+   * The run with its change counter, read in the same statement: the counter goes up in every
+   * transaction that changes the run (migration 0015), so a copy made from this run stays exact for
+   * as long as `runVersion` answers the same number.
+   */
+  async getVersionedRun(projectId: ProjectId, id: string): Promise<{ run: Run; version: number }> {
+    const { rows } = await this.store.db.executeQuery(selectRuns(this.store.dialect, projectId, [id]));
+    const row = rows[0];
+    if (row === undefined) throw noRun(id);
+    return { run: toRun(row), version: Number(row.version) };
+  }
+
+  /** The run's change counter (one primary-key read), or undefined when the project has no such run. */
+  runVersion(projectId: ProjectId, id: string): Promise<number | undefined> {
+    return runVersion(this.store.db, this.store.dialect, projectId, id);
   }
 
   private async loadRuns(projectId: ProjectId, ids: readonly string[]): Promise<Run[]> {
@@ -510,7 +523,7 @@ export class TrackingService {
 
   private async setRunLifecycle(actor: Actor, projectId: ProjectId, id: string, stage: LifecycleStage): Promise<void> {
     await this.store.transaction(async (tx) => {
-      const row = await this.runRow(tx, projectId, id);
+      const row = await claimRun(tx, this.store.dialect, projectId, id, 'row');
       if (row.lifecycle_stage === stage) return;
       if (stage === 'active') {
         const exp = await this.experimentRow(tx, projectId, row.experiment_id);
@@ -521,16 +534,9 @@ export class TrackingService {
     });
   }
 
-  private async runRow(tx: Tx, projectId: ProjectId, id: string) {
-    const row = await tx.selectFrom('runs').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
-    if (row === undefined) throw noRun(id);
-    return row;
-  }
-
-  private async activeRunRow(tx: Tx, projectId: ProjectId, id: string) {
-    const row = await this.runRow(tx, projectId, id);
-    if (row.lifecycle_stage !== 'active') throw badRequest(`The run ${id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`, { run: id });
-    return row;
+  /** The run's row, claimed for a change that only an active run takes (its version bumped and, on PostgreSQL, its row locked: claimRun). */
+  private activeRunRow(tx: Tx, projectId: ProjectId, id: string) {
+    return claimActiveRun(tx, this.store.dialect, projectId, id, 'row');
   }
 
   /**
@@ -544,9 +550,7 @@ export class TrackingService {
     const dialect = this.store.dialect;
     const latest = latestPerKey(batch.metrics);
     const staged = await this.store.transaction(async (tx) => {
-      const run = (await this.q.runState(tx, { id: runId, project: projectId })).rows[0];
-      if (run === undefined) throw noRun(runId);
-      if (run.lifecycle_stage !== 'active') throw badRequest(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`, { run: runId });
+      const run = await claimActiveRun(tx, dialect, projectId, runId, 'state');
       if (batch.params.length > 0) {
         const inserted = await executeAll(tx, insertParams(dialect, runId, run.experiment_id, batch.params));
         // Every param new (the common case): none can differ from a stored value, so nothing to read back.

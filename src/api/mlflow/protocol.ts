@@ -5,7 +5,7 @@
 // arrives as a number or a string; doubles may be "NaN"/"Infinity". Responses use proto field names,
 // enums by name, int64 as JSON numbers, and omit unset fields and empty lists.
 import { badRequest } from '../../kernel/index.ts';
-import type { DatasetInput, Experiment, Metric, Run, RunInfo, RunMetric, Tag } from '../../tracking/index.ts';
+import type { DatasetInput, Experiment, Metric, ModelOutput, Run, RunInfo, RunMetric, RunModels, Tag } from '../../tracking/index.ts';
 
 /** A decoded request message: field name → raw value. */
 export type Message = Readonly<Record<string, unknown>>;
@@ -226,6 +226,20 @@ export function runJson(r: Run): Record<string, unknown> {
     ),
   };
 }
+
+/**
+ * MLflow 3.x: `Run.outputs` (RunOutputs: `{}`, or `{model_outputs:[{model_id, step}]}`) and
+ * `Run.inputs.model_inputs` (RunInputs: `[{model_id}]`, beside `dataset_inputs`).
+ */
+export const withModels = (run: Record<string, unknown>, models: RunModels | undefined): Record<string, unknown> => {
+  const outputs: readonly ModelOutput[] = models?.outputs ?? [];
+  const inputs = models?.inputs ?? [];
+  return {
+    ...run,
+    inputs: { ...(run['inputs'] as Record<string, unknown>), ...withList('model_inputs', inputs.map((id) => ({ model_id: id }))) },
+    outputs: outputs.length === 0 ? {} : { model_outputs: outputs.map((o) => ({ model_id: o.modelId, step: o.step })) },
+  };
+};
 
 /** `{list_field: [...], next_page_token}` with both omitted when empty. */
 export function pageJson(field: string, items: readonly unknown[], next: string | undefined): Record<string, unknown> {

@@ -6,14 +6,15 @@
 // header, or else the one project the token's principal is bound to (a project-scoped service
 // account) — research note §1, issue 5 item 2.
 import type { AccessService, Principal, Resource, RouteSpec } from '../../access/index.ts';
-import { defineRoute } from '../../access/index.ts';
+import { JsonText, defineRoute } from '../../access/index.ts';
 import type { HttpMethod } from '../../access/index.ts';
 import type { ProjectId } from '../../kernel/index.ts';
 import { StrataError, badRequest } from '../../kernel/index.ts';
-import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, RunModels, TrackingService, ViewType } from '../../tracking/index.ts';
+import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, TrackingService, ViewType } from '../../tracking/index.ts';
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, RUN_ID_PATTERN, TRACKING_ACTIONS, VIEW_TYPES, isRunStatus } from '../../tracking/index.ts';
 import type { Actor } from '../../access/index.ts';
 import { projectContext } from './project-context.ts';
+import { RunDocuments } from './run-documents.ts';
 import type { Message, MlflowInput } from './protocol.ts';
 import {
   datasetInputs,
@@ -35,7 +36,7 @@ import {
   runMetricJson,
   searchPage,
   stringList,
-  withList,
+  withModels,
 } from './protocol.ts';
 
 export interface MlflowRoutesDeps {
@@ -106,20 +107,6 @@ function modelPoints(sources: readonly Message[], metrics: readonly Metric[]): M
   return out;
 }
 
-/**
- * MLflow 3.x: `Run.outputs` (RunOutputs: `{}`, or `{model_outputs:[{model_id, step}]}`) and
- * `Run.inputs.model_inputs` (RunInputs: `[{model_id}]`, beside `dataset_inputs`).
- */
-const withModels = (run: Record<string, unknown>, models: RunModels | undefined): Record<string, unknown> => {
-  const outputs: readonly ModelOutput[] = models?.outputs ?? [];
-  const inputs = models?.inputs ?? [];
-  return {
-    ...run,
-    inputs: { ...(run['inputs'] as Record<string, unknown>), ...withList('model_inputs', inputs.map((id) => ({ model_id: id }))) },
-    outputs: outputs.length === 0 ? {} : { model_outputs: outputs.map((o) => ({ model_id: o.modelId, step: o.step })) },
-  };
-};
-
 /** LogInputs `models` (MLflow 3.x ModelInput): `[{model_id}]`. */
 function modelInputsOf(m: Message): string[] {
   const v = m['models'];
@@ -145,6 +132,7 @@ function modelOutputsOf(m: Message): ModelOutput[] {
 
 export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDeps): RouteSpec[] {
   const { resourceOf, contextProject } = projectContext(access, tracking);
+  const runDocuments = new RunDocuments(tracking, loggedModels);
 
   const byRun = async (m: Message): Promise<ProjectResource> => {
     const id = checkedRunId(m);
@@ -293,10 +281,8 @@ export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDep
       summary: 'MLflow GetRun (data.metrics holds the latest value per key)',
       access: 'read',
       scope: byRun,
-      handle: async ({ m, projectId }) => {
-        const run = await tracking.getRun(projectId, runIdOf(m));
-        return { run: withModels(runJson(run), (await loggedModels.runModels(projectId, [run.info.id])).get(run.info.id)) };
-      },
+      // A rendered copy of the run, checked against its change counter (run-documents.ts).
+      handle: async ({ m, projectId }) => new JsonText(await runDocuments.text(projectId, runIdOf(m))),
     },
     {
       path: 'runs/update',
