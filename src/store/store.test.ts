@@ -1,7 +1,7 @@
 // Store contract: the same suite against SQLite and PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { sql } from 'kysely';
 import { openStore, isUniqueViolation, precompile } from './index.ts';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES } from './checkpointer.ts';
@@ -203,4 +203,39 @@ test('sqlite: WAL checkpoints run on a worker thread, not inside commits', async
   } finally {
     await tdb.drop();
   }
+});
+
+test('sqlite: the savepoint journals of a shared commit stay in memory, not in temp files', async () => {
+  // SQLite's default spills a statement journal past 64 KiB into a new, unlinked file in /var/tmp.
+  const tempFiles = (): string[] =>
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return /etilqs_/.test(target) ? [target] : [];
+      } catch {
+        return []; // closed since the listing
+      }
+    });
+  await withStore('sqlite', async (s) => {
+    assert.equal(Number((await sql<{ temp_store: number }>`pragma temp_store`.execute(s.db)).rows[0]?.temp_store), 2, 'temp_store = MEMORY');
+    const blob = 'x'.repeat(3000);
+    await s.transaction(async (tx) => {
+      for (let k = 0; k < 400; k++) await tx.insertInto('teams').values({ id: `t${k}`, name: `${k}${blob}`, created_at: 'now' }).execute();
+    });
+    const seen: string[] = [];
+    // Ten transactions queued together share one commit, each in its own savepoint, each changing
+    // 40 existing pages (a savepoint journals the pages it changes, not the ones it adds): far past
+    // the 64 KiB at which a journal would spill.
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        s.transaction(async (tx) => {
+          for (let k = 0; k < 40; k++) await tx.updateTable('teams').set({ name: `${i}-${k}${blob}` }).where('id', '=', `t${i * 40 + k}`).execute();
+          seen.push(...tempFiles());
+        }),
+      ),
+    );
+    assert.deepEqual(seen, []);
+    const names = await s.db.selectFrom('teams').select('name').execute();
+    assert.equal(names.filter((r) => /^\d+-\d+x/.test(r.name)).length, 400, 'every change committed');
+  });
 });

@@ -93,6 +93,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    // Group commit (below) runs each transaction in a SAVEPOINT, and SQLite copies every page a
+    // savepoint changes into a statement journal, which by default spills into a new temp file in
+    // /var/tmp past 64 KiB: a file created, written page by page and deleted for most group
+    // commits (20 writes per run created). In memory instead: such a journal is at most the pages
+    // one group of transactions touches. Sorts and temp tables too large for the page cache are
+    // then also held in memory rather than on disk.
+    sqlite.pragma('temp_store = MEMORY');
     if (options.url !== ':memory:' && options.backgroundCheckpoints !== false) {
       sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
       const file = sqlite.name;
