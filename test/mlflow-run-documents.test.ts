@@ -146,6 +146,27 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test("the server's copy figures are on /metrics", async () => {
+      const figures = async (): Promise<Record<string, number>> => {
+        const text = (await tp.call('GET', '/metrics', { token: null })).text;
+        const out: Record<string, number> = {};
+        for (const m of text.matchAll(/^strata_mlflow_run_documents_(\w+) (\S+)$/gm)) out[m[1] as string] = Number(m[2]);
+        return out;
+      };
+      const exp = ok(await post('experiments/create', { name: 'metrics' }))['experiment_id'] as string;
+      const id = ok(await post('runs/create', { experiment_id: exp }))['run']['info']['run_id'] as string;
+      const before = await figures();
+      assert.deepEqual(Object.keys(before).sort(), ['bytes', 'hits_total', 'misses_total', 'runs']);
+      ok(await getRun(id));
+      ok(await getRun(id));
+      ok(await post('runs/set-tag', { run_id: id, key: 'k', value: 'v' }));
+      ok(await getRun(id));
+      const after = await figures();
+      assert.equal(after['misses_total'], (before['misses_total'] ?? NaN) + 2, 'rendered on the first read and after the change');
+      assert.equal(after['hits_total'], (before['hits_total'] ?? NaN) + 1);
+      assert.ok((after['runs'] ?? 0) >= 1 && (after['bytes'] ?? 0) > 0);
+    });
+
     test('a kept copy is answered while the version holds; the bytes kept stay within the limit', async () => {
       const exp = ok(await post('experiments/create', { name: 'copies' }))['experiment_id'] as string;
       const ids: string[] = [];

@@ -15,7 +15,7 @@ import { JobArtifacts, JobService, carbonRoutes, jobRoutes, projectBlobStores, s
 import type { Controllers } from '../jobs/index.ts';
 import { openStore } from '../store/index.ts';
 import { LoggedModelArtifacts, LoggedModels, RunArtifacts, TrackingService, artifactRoutes, trackingRoutes } from '../tracking/index.ts';
-import { MlflowMultipartUploads, checkedPublicUrl, mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes, multipartStaging } from './mlflow/index.ts';
+import { MlflowMultipartUploads, RunDocuments, checkedPublicUrl, registerRunDocumentMetrics, mlflowArtifactRoutes, mlflowLoggedModelRoutes, mlflowRegistryRoutes, mlflowRoutes, multipartStaging } from './mlflow/index.ts';
 import { RegistryService, registryRoutes, runArtifactSources } from '../registry/index.ts';
 import type { ModelSourceResolver } from '../registry/index.ts';
 import type { Store } from '../store/index.ts';
@@ -125,11 +125,12 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
       chmodSync(paths.adminToken, 0o600);
       await audit.checkpoint();
     }
+    const runDocuments = new RunDocuments(tracking, loggedModels);
     const app = await buildApp({
       access,
       audit,
       ids,
-      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts, multipart: new MlflowMultipartUploads(store, clock, multipartStaging(paths.blobs)), ...(publicUrl === undefined ? {} : { publicUrl }) }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
+      routes: [...accessRoutes({ access, audit, secrets }), ...jobRoutes({ access, jobs, artifacts, kindValidators: engineKindValidators }), ...carbonRoutes({ jobs }), ...trackingRoutes({ access, tracking, clock }), ...mlflowRoutes({ access, tracking, loggedModels, runDocuments }), ...mlflowLoggedModelRoutes({ access, tracking, loggedModels, modelArtifacts }), ...artifactRoutes({ access, artifacts: runArtifacts }), ...mlflowArtifactRoutes({ tracking, artifacts: runArtifacts, loggedModels, modelArtifacts, multipart: new MlflowMultipartUploads(store, clock, multipartStaging(paths.blobs)), ...(publicUrl === undefined ? {} : { publicUrl }) }), ...registryRoutes({ access, registry }), ...mlflowRegistryRoutes({ access, tracking, registry }), ...blobGcRoutes({ gc: new BlobGc({ store, audit, clock, blobsRoot: paths.blobs, blobsFor }) })],
       logger: config.logger ?? false,
       version: VERSION,
       ...(config.bodyLimit === undefined ? {} : { bodyLimit: config.bodyLimit }),
@@ -137,6 +138,7 @@ export async function createPlatform(config: PlatformConfig): Promise<Platform> 
         await sql`select 1`.execute(store.db);
       },
     });
+    registerRunDocumentMetrics(app.metrics.registry, runDocuments);
     // Last before the controllers: a start that fails earlier leaves no timer behind.
     await tracking.startMovingRecentMetrics((e) => sideLog?.warn({ err: e }, 'moving recent metric points into the history failed'));
     const controllers: Controllers | undefined =

@@ -2,6 +2,8 @@
 // MLflow's error shape and statuses, its Content-Type rule, Bearer and Basic (token as password) auth.
 export { mlflowRoutes, PROJECT_HEADER, MLFLOW_PREFIXES } from './routes.ts';
 export type { MlflowRoutesDeps } from './routes.ts';
+export { RunDocuments, RUN_DOCUMENT_LIMITS, registerRunDocumentMetrics } from './run-documents.ts';
+export type { RunDocumentLimits } from './run-documents.ts';
 export { handleMlflowError, mlflowNotFound, isMlflowPath, basicAuthToken, mlflowErrorBody, MLFLOW_STATUS } from './errors.ts';
 export type { MlflowErrorCode, MlflowErrorBody } from './errors.ts';
 export { checkedPublicUrl, mlflowArtifactRoutes, proxyTarget, modelProxyTarget, MLFLOW_ARTIFACT_PREFIXES, GET_ARTIFACT_PATH } from './artifacts.ts';

@@ -14,7 +14,7 @@ import type { LoggedModels, Metric, ModelMetricInput, ModelOutput, TrackingServi
 import { DEFAULT_EXPERIMENT_ALIAS, EXPERIMENT_ID_PATTERN, RUN_ID_PATTERN, TRACKING_ACTIONS, VIEW_TYPES, isRunStatus } from '../../tracking/index.ts';
 import type { Actor } from '../../access/index.ts';
 import { projectContext } from './project-context.ts';
-import { RunDocuments } from './run-documents.ts';
+import type { RunDocuments } from './run-documents.ts';
 import type { Message, MlflowInput } from './protocol.ts';
 import {
   datasetInputs,
@@ -44,6 +44,8 @@ export interface MlflowRoutesDeps {
   readonly tracking: TrackingService;
   /** MLflow 3.x logged models: run outputs in runs/get and runs/search, metric points with a model_id. */
   readonly loggedModels: LoggedModels;
+  /** Rendered runs for runs/get (one per server; the platform exports its figures on /metrics). */
+  readonly runDocuments: RunDocuments;
 }
 
 /** The header naming the project for calls that do not name an experiment or run. */
@@ -130,9 +132,8 @@ function modelOutputsOf(m: Message): ModelOutput[] {
   });
 }
 
-export function mlflowRoutes({ access, tracking, loggedModels }: MlflowRoutesDeps): RouteSpec[] {
+export function mlflowRoutes({ access, tracking, loggedModels, runDocuments }: MlflowRoutesDeps): RouteSpec[] {
   const { resourceOf, contextProject } = projectContext(access, tracking);
-  const runDocuments = new RunDocuments(tracking, loggedModels);
 
   const byRun = async (m: Message): Promise<ProjectResource> => {
     const id = checkedRunId(m);

@@ -10,6 +10,8 @@
 // The version is read in the same statement as the run; the logged-model read comes after it, so
 // a copy can only be newer than its version says, never older: the next change moves the version
 // past it and the copy is rendered again.
+import { Counter, Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { ProjectId } from '../../kernel/index.ts';
 import type { LoggedModels, TrackingService } from '../../tracking/index.ts';
 import { runJson, withModels } from './protocol.ts';
@@ -79,4 +81,36 @@ export class RunDocuments {
     this.copies.delete(id);
     this.bytes -= old.text.length;
   }
+}
+
+/**
+ * Exports a RunDocuments' figures on /metrics: a hit rate far below one means the runs read are
+ * mostly ones being written to, which the copies do not help.
+ */
+export function registerRunDocumentMetrics(registry: Registry, documents: RunDocuments): void {
+  const mirror = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  const level = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  mirror('strata_mlflow_run_documents_hits_total', 'runs/get calls answered from a kept copy of the rendered run', () => documents.stats().hits);
+  mirror('strata_mlflow_run_documents_misses_total', 'runs/get calls that rendered the run (no copy, or the run changed since)', () => documents.stats().misses);
+  level('strata_mlflow_run_documents_runs', 'rendered runs kept for runs/get', () => documents.stats().runs);
+  level('strata_mlflow_run_documents_bytes', 'UTF-16 code units of rendered runs kept for runs/get', () => documents.stats().bytes);
 }
