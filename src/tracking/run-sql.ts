@@ -225,6 +225,38 @@ const RUN_VERSION = {
   postgres: 'select version from runs where id = $1 and project_id = $2',
 } as const;
 
+/**
+ * A new run's row, inserted only if its experiment is in the project and active: the check and
+ * the insert are one statement (creating a run is the hot path of a training launcher). PostgreSQL
+ * types a bare parameter in a select list as text, hence the casts.
+ */
+const INSERT_RUN = {
+  sqlite:
+    "insert into runs (id, experiment_id, project_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time, created_by) " +
+    "select ?, id, project_id, ?, ?, 'RUNNING', ?, null, 'active', ?, null, ? from experiments where id = ? and project_id = ? and lifecycle_stage = 'active'",
+  postgres:
+    "insert into runs (id, experiment_id, project_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time, created_by) " +
+    "select cast($1 as text), id, project_id, cast($2 as text), cast($3 as text), 'RUNNING', cast($4 as bigint), cast(null as bigint), 'active', cast($5 as text), cast(null as bigint), cast($6 as text) " +
+    "from experiments where id = $7 and project_id = $8 and lifecycle_stage = 'active'",
+} as const;
+
+export interface NewRunRow {
+  readonly id: string;
+  readonly experimentId: string;
+  readonly projectId: string;
+  readonly name: string;
+  readonly userId: string;
+  readonly startTime: number;
+  readonly artifactUri: string;
+  readonly createdBy: string;
+}
+
+/** Inserts a RUNNING run; false (nothing written) when the project has no active experiment `experimentId`. */
+export async function insertRunInActiveExperiment(tx: Tx, dialect: DialectName, r: NewRunRow): Promise<boolean> {
+  const q = CompiledQuery.raw(INSERT_RUN[dialect], [r.id, r.name, r.userId, r.startTime, r.artifactUri, r.createdBy, r.experimentId, r.projectId]);
+  return Number((await tx.executeQuery(q)).numAffectedRows ?? 0) === 1;
+}
+
 /** The 404 of a run the project does not have. */
 export const noRun = (id: string): StrataError => new StrataError('not_found', `Run with id=${id} not found`, { details: { run: id } });
 

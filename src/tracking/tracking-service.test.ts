@@ -14,7 +14,7 @@ import type { TestDatabase } from '../../test/support/databases.ts';
 import { AuditLog, audit as auditCore } from '../access/index.ts';
 import type { Actor } from '../access/index.ts';
 import type { ProjectId } from '../kernel/index.ts';
-import { ManualClock } from '../kernel/index.ts';
+import { ManualClock, StrataError } from '../kernel/index.ts';
 import { openStore, sortedUnique } from '../store/index.ts';
 import type { Store } from '../store/index.ts';
 import { parseRunFilter, parseRunOrderBy } from './search-filter.ts';
@@ -166,6 +166,10 @@ for (const kind of databaseKinds) {
       assert.ok((numeric[0] ?? 0) >= 10, `ids past 9 sort after 9: ${numeric.join(',')}`);
       await assert.rejects(svc.createExperiment(actor, other, { name: 'e1' }), /already exists/);
       await assert.rejects(svc.getExperiment(project, made.id), /No Experiment with id/); // another project's experiment reads as missing
+      // A run cannot be created in another project's experiment, or in one that does not exist; nothing is written.
+      await assert.rejects(svc.createRun(actor, project, { experimentId: made.id }), (e: unknown) => e instanceof StrataError && e.code === 'not_found' && /No Experiment with id/.test(e.message));
+      await assert.rejects(svc.createRun(actor, other, { experimentId: '987654' }), (e: unknown) => e instanceof StrataError && e.code === 'not_found');
+      assert.equal((await svc.searchRuns(other, { experimentIds: [made.id] })).items.length, 0);
     });
 
     /** Points waiting in staged batches (of one run, or all). */

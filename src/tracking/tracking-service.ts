@@ -25,7 +25,7 @@ import { compileExperimentSearch, compileRunSearch } from './search-sql.ts';
 import { decodePageToken, encodePageToken, parseExperimentFilter, parseExperimentOrderBy, parseRunFilter, parseRunOrderBy } from './search-filter.ts';
 import type { ParseResult } from './search-filter.ts';
 import { MetricHistory } from './metric-history.ts';
-import { claimActiveRun, claimRun, executeAll, insertParams, jsonColumn, jsonNumberValue, noRun, runVersion, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
+import { claimActiveRun, claimRun, executeAll, insertParams, insertRunInActiveExperiment, jsonColumn, jsonNumberValue, noRun, runVersion, selectRuns, upsertLatestMetrics, upsertTags } from './run-sql.ts';
 import type { RunDetailRow } from './run-sql.ts';
 import { latestPerKey, sampleSteps, validateBatch, validateExperimentName, validateExperimentTag, validateKey, validateRunTag, validateValue } from './validation.ts';
 
@@ -35,8 +35,6 @@ export interface TrackingIds {
   runId(now: number): string;
   datasetId(): string;
 }
-
-const RUN_COLUMNS = ['id', 'experiment_id', 'project_id', 'name', 'user_id', 'status', 'start_time', 'end_time', 'lifecycle_stage', 'artifact_uri', 'deleted_time', 'created_by'] as const;
 
 export const randomTrackingIds: TrackingIds = {
   runId: timeOrderedRunId,
@@ -144,12 +142,11 @@ export class TrackingService {
     private readonly ids: TrackingIds = randomTrackingIds,
   ) {
     this.history = new MetricHistory(store, clock);
-    // The statements every runs/create and log-batch runs, compiled once (query building is a
-    // measurable share of a small request's CPU).
+    // The experiment read most experiment and run calls begin with, compiled once (query building
+    // is a measurable share of a small request's CPU).
     const db = store.db;
     this.q = {
       experiment: precompile(db, ['id', 'project'], (d, p) => d.selectFrom('experiments').selectAll().where('id', '=', p.id).where('project_id', '=', p.project)),
-      insertRun: precompile(db, RUN_COLUMNS, (d, p) => d.insertInto('runs').values(p)),
     };
   }
 
@@ -428,9 +425,8 @@ export class TrackingService {
     const userId = input.userId !== undefined && input.userId !== '' ? input.userId : (tags.find((t) => t.key === SYSTEM_TAGS.user)?.value ?? actor.principal?.name ?? 'unknown');
     const startTime = input.startTime ?? this.clock.now();
     const parent = tags.find((t) => t.key === SYSTEM_TAGS.parentRunId)?.value;
+    const experimentId = input.experimentId as ExperimentId;
     return this.store.transaction(async (tx) => {
-      const exp = await this.activeExperimentRow(tx, projectId, input.experimentId);
-      const experimentId = exp.id as ExperimentId;
       const info: RunInfo = {
         id,
         experimentId,
@@ -443,7 +439,10 @@ export class TrackingService {
         artifactUri: artifactUriOf(experimentId, id),
         lifecycleStage: 'active',
       };
-      await this.q.insertRun(tx, { id, experiment_id: experimentId, project_id: projectId, name, user_id: userId, status: 'RUNNING', start_time: startTime, end_time: null, lifecycle_stage: 'active', artifact_uri: info.artifactUri, deleted_time: null, created_by: actorId(actor) });
+      if (!(await insertRunInActiveExperiment(tx, this.store.dialect, { id, experimentId, projectId, name, userId, startTime, artifactUri: info.artifactUri, createdBy: actorId(actor) }))) {
+        await this.activeExperimentRow(tx, projectId, experimentId); // the 404 or 400 that says why
+        throw new StrataError('conflict', `experiment ${experimentId} changed while the run was created: try again`, { details: { experiment: experimentId } });
+      }
       await executeAll(tx, upsertTags(this.store.dialect, id, experimentId, allTags));
       await this.audit.append(tx, {
         actor: actorId(actor),
