@@ -5,7 +5,7 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { sql } from 'kysely';
 import { openStore, isUniqueViolation, precompile } from './index.ts';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES } from './checkpointer.ts';
-import type { Store } from './index.ts';
+import type { DialectSql, Store } from './index.ts';
 import { databaseKinds, freshDatabase } from '../../test/support/databases.ts';
 
 async function withStore(kind: 'sqlite' | 'postgres', fn: (s: Store) => Promise<void>): Promise<void> {
@@ -148,6 +148,30 @@ for (const kind of databaseKinds) {
         ),
       );
       assert.equal(seen.length, 10);
+    });
+  });
+
+  test(`${kind}: firstValue reads one committed value, never a transaction's uncommitted one`, async () => {
+    await withStore(kind, async (s) => {
+      const nameOf: DialectSql = { sqlite: 'select name from teams where id = ?', postgres: 'select name from teams where id = $1' };
+      const createdOf: DialectSql = { sqlite: 'select created_at from teams where id = ?', postgres: 'select created_at from teams where id = $1' };
+      await s.db.insertInto('teams').values({ id: 't1', name: "o'hara; --", created_at: 'now' }).execute();
+      assert.equal(await s.firstValue(nameOf, ['t1']), "o'hara; --");
+      assert.equal(await s.firstValue(nameOf, ['none']), undefined, 'no row');
+      assert.equal(await s.firstValue(createdOf, ['t1']), 'now');
+      // Read while another caller's transaction has written but not committed; that transaction then rolls back.
+      let read: Promise<unknown> | undefined;
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.insertInto('teams').values({ id: 't2', name: 'uncommitted', created_at: 'now' }).execute();
+          await tx.updateTable('teams').set({ name: 'changed' }).where('id', '=', 't1').execute();
+          read = Promise.all([s.firstValue(nameOf, ['t2']), s.firstValue(nameOf, ['t1'])]);
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.deepEqual(await read, [undefined, "o'hara; --"]);
     });
   });
 

@@ -30,7 +30,21 @@ export interface Store {
    * does not change. Always 0 on PostgreSQL, where other replicas write too: do not cache there.
    */
   readonly rollbacks: () => number;
+  /**
+   * The first column of the first row `query` reads, or undefined when it reads no row: for a
+   * one-value read outside any transaction, on a hot path. On SQLite, while no transaction is open
+   * on the connection, the statement runs at once, without Kysely's query queue or a row object:
+   * it cannot interleave with another statement (each runs to completion synchronously), and the
+   * group commit's open transaction, whose writes are not committed yet, sends it the long way.
+   */
+  firstValue(query: DialectSql, parameters: readonly unknown[]): Promise<unknown>;
   close(): Promise<void>;
+}
+
+/** One statement in each dialect's text (`?` placeholders for SQLite, `$n` for PostgreSQL). */
+export interface DialectSql {
+  readonly sqlite: string;
+  readonly postgres: string;
 }
 
 export interface StoreOptions {
@@ -58,6 +72,7 @@ export function isPostgresUrl(url: string): boolean {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const dialect: DialectName = isPostgresUrl(options.url) ? 'postgres' : 'sqlite';
   let db: Db;
+  let valueNow: ((sqlText: string, parameters: readonly unknown[]) => { readonly value: unknown } | undefined) | undefined;
   let startBackground: (() => Checkpointer) | undefined;
   if (dialect === 'postgres') {
     const pool = new pg.Pool({
@@ -106,6 +121,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       startBackground = () => startCheckpointer({ file, synchronous, ...(options.warn === undefined ? {} : { onProblem: options.warn }) });
     }
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachedStatements(sqlite) }) });
+    valueNow = pluckNow(sqlite);
   }
 
   // Modules add migrations independently (each touches its own tables), so a database that already
@@ -127,6 +143,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     dialect,
     transaction: (fn) => (groupCommit === undefined ? db.transaction().execute(fn) : groupCommit.run(fn)),
     rollbacks: () => groupCommit?.rollbacks ?? 0,
+    async firstValue(query, parameters) {
+      const now = valueNow?.(query.sqlite, parameters);
+      if (now !== undefined) return now.value;
+      const { rows } = await db.executeQuery(CompiledQuery.raw(query[dialect], [...parameters]));
+      const row = rows[0];
+      return row === undefined ? undefined : Object.values(row as Record<string, unknown>)[0];
+    },
     async lock(tx, name) {
       if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
     },
@@ -234,6 +257,31 @@ class GroupCommit {
       this.running = false;
     }
   }
+}
+
+/**
+ * Store.firstValue's SQLite fast path: the value (undefined for no row) in a box, or no box when a
+ * transaction is open on the connection or it is busy (`.stream()`), so the caller queues instead.
+ * Its statements are its own: better-sqlite3's pluck mode is a setting of the statement object,
+ * which Kysely's cached ones must not share. Bounded like those.
+ */
+function pluckNow(sqlite: BetterSqlite3.Database, max = 100): (sqlText: string, parameters: readonly unknown[]) => { readonly value: unknown } | undefined {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return (sqlText, parameters) => {
+    if (sqlite.inTransaction) return undefined;
+    let stmt = statements.get(sqlText);
+    if (stmt === undefined) {
+      if (statements.size >= max) statements.clear();
+      stmt = sqlite.prepare(sqlText).pluck();
+      statements.set(sqlText, stmt);
+    }
+    try {
+      return { value: stmt.get(...parameters) };
+    } catch (e) {
+      if (e instanceof TypeError && /busy/i.test(e.message)) return undefined;
+      throw e;
+    }
+  };
 }
 
 /**

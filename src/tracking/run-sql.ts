@@ -9,7 +9,7 @@ import { CompiledQuery, sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
 import type { Selectable } from 'kysely';
 import { StrataError, badRequest } from '../kernel/index.ts';
-import type { Db, DialectName, MetricBatchRow, MetricChunkRow, RunsTable, Tx } from '../store/index.ts';
+import type { DialectName, MetricBatchRow, MetricChunkRow, RunsTable, Store, Tx } from '../store/index.ts';
 import type { Metric } from './model.ts';
 
 type Sql = RawBuilder<unknown>;
@@ -284,8 +284,7 @@ export async function claimActiveRun<K extends keyof Claimed>(tx: Tx, dialect: D
 }
 
 /** The change counter of run `id` of `projectId`, or undefined when the project has no such run: one primary-key read. */
-export async function runVersion(db: Db, dialect: DialectName, projectId: string, id: string): Promise<number | undefined> {
-  const q: CompiledQuery<{ version: number | string }> = CompiledQuery.raw(RUN_VERSION[dialect], [id, projectId]);
-  const row = (await db.executeQuery(q)).rows[0];
-  return row === undefined ? undefined : Number(row.version);
+export async function runVersion(store: Store, projectId: string, id: string): Promise<number | undefined> {
+  const version = await store.firstValue(RUN_VERSION, [id, projectId]);
+  return version === undefined ? undefined : Number(version);
 }

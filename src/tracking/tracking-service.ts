@@ -475,7 +475,7 @@ export class TrackingService {
 
   /** The run's change counter (one primary-key read), or undefined when the project has no such run. */
   runVersion(projectId: ProjectId, id: string): Promise<number | undefined> {
-    return runVersion(this.store.db, this.store.dialect, projectId, id);
+    return runVersion(this.store, projectId, id);
   }
 
   private async loadRuns(projectId: ProjectId, ids: readonly string[]): Promise<Run[]> {
