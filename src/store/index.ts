@@ -1,5 +1,5 @@
 // The store: one database handle, migrations, transactions.
-export { openStore, isPostgresUrl, isUniqueViolation, redactUrl } from './store.ts';
+export { openStore, isPostgresUrl, isUniqueViolation, redactUrl, runQuery } from './store.ts';
 export { precompile } from './precompiled.ts';
 export type { PrecompiledQuery } from './precompiled.ts';
 export type { Store, StoreOptions, Db, Tx, DialectName, DialectSql } from './store.ts';

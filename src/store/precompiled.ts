@@ -5,6 +5,7 @@
 // still passed as bound parameters, never spliced into it.
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import { StrataError } from '../kernel/index.ts';
+import { runQuery } from './store.ts';
 import type { Db, Tx } from './store.ts';
 
 /** Runs the query with `values` bound in place of the placeholders. */
@@ -31,6 +32,6 @@ export function precompile<K extends string, R>(db: Db, keys: readonly K[], buil
       return k === undefined ? p : values[k];
     });
     const q: CompiledQuery<R> = { query: compiled.query, queryId: compiled.queryId, sql: compiled.sql, parameters };
-    return executor.executeQuery(q);
+    return runQuery(executor, q);
   };
 }

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
-import { sql } from 'kysely';
-import { openStore, isUniqueViolation, precompile } from './index.ts';
+import { CompiledQuery, sql } from 'kysely';
+import { openStore, isUniqueViolation, precompile, runQuery } from './index.ts';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES } from './checkpointer.ts';
 import type { DialectSql, Store } from './index.ts';
 import { databaseKinds, freshDatabase } from '../../test/support/databases.ts';
@@ -148,6 +148,46 @@ for (const kind of databaseKinds) {
         ),
       );
       assert.equal(seen.length, 10);
+    });
+  });
+
+  test(`${kind}: runQuery answers as executeQuery does, and its writes commit or roll back with their transaction`, async () => {
+    await withStore(kind, async (s) => {
+      const p = (n: number): string => (kind === 'sqlite' ? '?' : `$${n}`);
+      const insert = (id: string, name: string): CompiledQuery => CompiledQuery.raw(`insert into teams (id, name, created_at) values (${p(1)}, ${p(2)}, 'now')`, [id, name]);
+      const select = CompiledQuery.raw(`select id, name from teams order by id`, []);
+      const rename = (id: string, name: string): CompiledQuery => CompiledQuery.raw(`update teams set name = ${p(1)} where id = ${p(2)} returning id, name`, [name, id]);
+      assert.equal((await runQuery(s.db, insert('a', 'alpha'))).numAffectedRows, 1n);
+      await s.transaction(async (tx) => {
+        const direct = await runQuery(tx, insert('b', 'beta'));
+        const kysely = await tx.executeQuery(insert('c', 'gamma'));
+        assert.deepEqual([direct.numAffectedRows, direct.rows], [kysely.numAffectedRows, kysely.rows]);
+        assert.deepEqual(await runQuery(tx, select), await tx.executeQuery(select));
+        assert.deepEqual((await runQuery(tx, rename('b', 'b2'))).rows, [{ id: 'b', name: 'b2' }]);
+        await assert.rejects(runQuery(tx, insert('x', 'alpha')), (e: unknown) => isUniqueViolation(e));
+      }).catch((e: unknown) => {
+        // PostgreSQL aborts a transaction at its first error; SQLite goes on (the failed statement alone is undone).
+        if (kind === 'sqlite') throw e;
+      });
+      const expected = kind === 'sqlite' ? [['a', 'alpha'], ['b', 'b2'], ['c', 'gamma']] : [['a', 'alpha']];
+      assert.deepEqual((await s.db.selectFrom('teams').select(['id', 'name']).orderBy('id').execute()).map((r) => [r.id, r.name]), expected);
+      // Transactions that share a commit: one that throws takes only its own direct writes with it.
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) =>
+          s.transaction(async (tx) => {
+            await runQuery(tx, insert(`g${String(i).padStart(2, '0')}`, `group-${i}`));
+            await runQuery(tx, rename('a', `renamed by ${i}`));
+            if (i % 3 === 1) throw new Error(`refused ${i}`);
+          }),
+        ),
+      );
+      assert.deepEqual(results.map((r) => r.status), Array.from({ length: 12 }, (_, i) => (i % 3 === 1 ? 'rejected' : 'fulfilled')));
+      const groupRows = await s.db.selectFrom('teams').select('id').where('id', 'like', 'g%').orderBy('id').execute();
+      assert.deepEqual(groupRows.map((r) => r.id), ['g00', 'g02', 'g03', 'g05', 'g06', 'g08', 'g09', 'g11']);
+      // The last committed rename wins (on PostgreSQL the transactions run side by side, in any order).
+      const renamed = (await s.db.selectFrom('teams').select('name').where('id', '=', 'a').executeTakeFirstOrThrow()).name;
+      if (kind === 'sqlite') assert.equal(renamed, 'renamed by 11');
+      else assert.match(renamed, /^renamed by (0|2|3|5|6|8|9|11)$/);
     });
   });
 

@@ -12,7 +12,7 @@
 // exactly one DELETE ... RETURNING.
 import type { Clock } from '../kernel/index.ts';
 import type { DialectName, MetricPoint, Store, Tx } from '../store/index.ts';
-import { batchRow, chunkRows, decodeBatch, decodePoints, sortedUnique } from '../store/index.ts';
+import { batchRow, chunkRows, decodeBatch, decodePoints, runQuery, sortedUnique } from '../store/index.ts';
 import type { Metric } from './model.ts';
 import { executeAll, insertMetricBatch, insertMetricChunks } from './run-sql.ts';
 
@@ -82,7 +82,7 @@ export class MetricHistory {
       else small.push(...points);
     }
     await executeAll(tx, insertMetricChunks(tx, this.dialect, chunks));
-    if (small.length > 0) await tx.executeQuery(insertMetricBatch(this.dialect, batchRow(runId, small)));
+    if (small.length > 0) await runQuery(tx, insertMetricBatch(this.dialect, batchRow(runId, small)));
     return small.length;
   }
 

@@ -9,6 +9,7 @@ import { CompiledQuery, sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
 import type { Selectable } from 'kysely';
 import { StrataError, badRequest } from '../kernel/index.ts';
+import { runQuery } from '../store/index.ts';
 import type { DialectName, MetricBatchRow, MetricChunkRow, RunsTable, Store, Tx } from '../store/index.ts';
 import type { Metric } from './model.ts';
 
@@ -39,7 +40,7 @@ function metricRows(fixed: readonly string[], metrics: readonly Metric[]): Sql {
 /** Runs statements in order in `tx` (the builders here return one or several); returns the rows they changed in all. */
 export async function executeAll(tx: Tx, queries: readonly CompiledQuery[]): Promise<number> {
   let changed = 0;
-  for (const q of queries) changed += Number((await tx.executeQuery(q)).numAffectedRows ?? 0n);
+  for (const q of queries) changed += Number((await runQuery(tx, q)).numAffectedRows ?? 0n);
   return changed;
 }
 
@@ -254,7 +255,7 @@ export interface NewRunRow {
 /** Inserts a RUNNING run; false (nothing written) when the project has no active experiment `experimentId`. */
 export async function insertRunInActiveExperiment(tx: Tx, dialect: DialectName, r: NewRunRow): Promise<boolean> {
   const q = CompiledQuery.raw(INSERT_RUN[dialect], [r.id, r.name, r.userId, r.startTime, r.artifactUri, r.createdBy, r.experimentId, r.projectId]);
-  return Number((await tx.executeQuery(q)).numAffectedRows ?? 0) === 1;
+  return Number((await runQuery(tx, q)).numAffectedRows ?? 0) === 1;
 }
 
 /** The 404 of a run the project does not have. */
@@ -271,7 +272,7 @@ export const noRun = (id: string): StrataError => new StrataError('not_found', `
  */
 export async function claimRun<K extends keyof Claimed>(tx: Tx, dialect: DialectName, projectId: string, id: string, returning: K): Promise<Claimed[K]> {
   const q: CompiledQuery<Claimed[K]> = CompiledQuery.raw(`${CLAIM_RUN[dialect]} ${CLAIMED[returning]}`, [id, projectId]);
-  const run = (await tx.executeQuery(q)).rows[0];
+  const run = (await runQuery(tx, q)).rows[0];
   if (run === undefined) throw noRun(id);
   return run;
 }
