@@ -5,6 +5,7 @@
 // is the peer that shows what this machine and loopback allow at all.
 //
 //   npm run bench -- api [--quick] [--json]
+//   STRATA_BENCH_CPU_PROF=DIR npm run bench -- api --quick   (+ V8 CPU profiles of the servers in DIR)
 //
 // Writes are `PUT /api/v1/projects/default/secrets/bench-<n>` (n cycles over 1,000 names): each
 // authenticates, authorises, seals a new secret version (AES-256-GCM envelope) and appends an audit
@@ -22,6 +23,7 @@ const TARGET_WRITES = 5000; // per second, issue 2
 const TARGET_READS = 20000; // per second, issue 2
 const CONNECTIONS = 10;
 const SECRET_NAMES = 1000;
+const PROFILE_DIR = process.env['STRATA_BENCH_CPU_PROF'];
 
 const flags = benchFlags();
 const say = humanWriter(flags);
@@ -110,7 +112,7 @@ async function benchStrata(logLevel: 'warn' | 'info'): Promise<StrataRun> {
   const home = mkdtempSync(join(tmpdir(), 'strata-bench-api-'));
   const env = { ...process.env, STRATA_HOME: home, XDG_CONFIG_HOME: join(home, 'config'), STRATA_LOG_LEVEL: logLevel };
   const { child, url } = await startListening(
-    ['bin/strata.js', 'server', '--host', '127.0.0.1', '--port', '0', '--home', home, '--log-level', logLevel],
+    [...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]), 'bin/strata.js', 'server', '--host', '127.0.0.1', '--port', '0', '--home', home, '--log-level', logLevel],
     join(home, 'server.log'),
     env,
   );
@@ -147,7 +149,7 @@ async function benchStrata(logLevel: 'warn' | 'info'): Promise<StrataRun> {
     const requests = readWarm.requests + reads.requests + warm.requests + writes.requests;
     return { logLevel, reads, writes, logBytesPerRequest: statSync(join(home, 'server.log')).size / requests };
   } finally {
-    await stopChild(child);
+    await stopChild(child, PROFILE_DIR === undefined ? 10_000 : 60_000); // a profile is written as the server exits
     rmSync(home, { recursive: true, force: true });
   }
 }
