@@ -72,7 +72,7 @@ export function isPostgresUrl(url: string): boolean {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const dialect: DialectName = isPostgresUrl(options.url) ? 'postgres' : 'sqlite';
   let db: Db;
-  let valueNow: ((sqlText: string, parameters: readonly unknown[]) => { readonly value: unknown } | undefined) | undefined;
+  let valueNow: ValueNow | undefined;
   let runNow: RunNow | undefined;
   let startBackground: (() => Checkpointer) | undefined;
   if (dialect === 'postgres') {
@@ -167,6 +167,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 
 /** A statement run at once on SQLite's connection, answering as Kysely's SQLite driver does. */
 type RunNow = (q: CompiledQuery) => QueryResult<unknown>;
+
+/** Store.firstValue's direct path: the value (undefined for no row) in a box, or no box when it cannot run now. */
+type ValueNow = (sqlText: string, parameters: readonly unknown[]) => { readonly value: unknown } | undefined;
 
 /** The transactions whose callbacks are running now, with their direct path (see runQuery). */
 const directRuns = new WeakMap<Tx, RunNow>();
@@ -310,23 +313,16 @@ class GroupCommit {
 }
 
 /**
- * Store.firstValue's SQLite fast path: the value (undefined for no row) in a box, or no box when a
- * transaction is open on the connection or it is busy (`.stream()`), so the caller queues instead.
- * Its statements are its own: better-sqlite3's pluck mode is a setting of the statement object,
- * which Kysely's cached ones must not share. Bounded like those.
+ * Store.firstValue's SQLite fast path. No box when a transaction is open on the connection or it
+ * is busy (`.stream()`), so the caller queues instead. Its statements are its own: better-sqlite3's
+ * pluck mode is a setting of the statement object, which Kysely's cached ones must not share.
  */
-function pluckNow(sqlite: BetterSqlite3.Database, max = 100): (sqlText: string, parameters: readonly unknown[]) => { readonly value: unknown } | undefined {
-  const statements = new Map<string, BetterSqlite3.Statement>();
+function pluckNow(sqlite: BetterSqlite3.Database): ValueNow {
+  const statements = cachedStatements(sqlite, 100, (stmt) => stmt.pluck());
   return (sqlText, parameters) => {
     if (sqlite.inTransaction) return undefined;
-    let stmt = statements.get(sqlText);
-    if (stmt === undefined) {
-      if (statements.size >= max) statements.clear();
-      stmt = sqlite.prepare(sqlText).pluck();
-      statements.set(sqlText, stmt);
-    }
     try {
-      return { value: stmt.get(...parameters) };
+      return { value: statements.prepare(sqlText).get(...parameters) };
     } catch (e) {
       if (e instanceof TypeError && /busy/i.test(e.message)) return undefined;
       throw e;
@@ -338,15 +334,20 @@ function pluckNow(sqlite: BetterSqlite3.Database, max = 100): (sqlText: string, 
  * Kysely prepares every query anew; preparing is ~15 % of a simple request's CPU. Reusing prepared
  * statements is safe here because better-sqlite3 runs each one to completion synchronously and
  * Kysely's SQLite driver serialises access to its single connection. Bounded (LRU by insertion).
+ * `setUp` adjusts each new statement (firstValue's are in pluck mode).
  */
-function cachedStatements(sqlite: BetterSqlite3.Database, max = 500): { close(): void; prepare(sql: string): BetterSqlite3.Statement } {
+function cachedStatements(
+  sqlite: BetterSqlite3.Database,
+  max = 500,
+  setUp: (stmt: BetterSqlite3.Statement) => BetterSqlite3.Statement = (stmt) => stmt,
+): { close(): void; prepare(sql: string): BetterSqlite3.Statement } {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
       const hit = cache.get(sql);
       if (hit !== undefined) return hit;
-      const stmt = sqlite.prepare(sql);
+      const stmt = setUp(sqlite.prepare(sql));
       if (cache.size >= max) {
         const oldest = cache.keys().next().value;
         if (oldest !== undefined) cache.delete(oldest);

@@ -16,7 +16,6 @@ import type { ProjectId } from '../../kernel/index.ts';
 import type { LoggedModels, TrackingService } from '../../tracking/index.ts';
 import { runJson, withModels } from './protocol.ts';
 
-
 interface Copy {
   readonly projectId: ProjectId;
   readonly version: number;
